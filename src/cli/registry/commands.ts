@@ -1,0 +1,248 @@
+import { F } from './flags.js';
+import type { CommandDecl, FlagSpec } from './types.js';
+
+/**
+ * Every command of spec/cli.md, as data. A command with `handler` runs; one with `pending`
+ * is registered (help, completion, metadata) and says plainly which issue brings it (exit 2).
+ */
+
+const DEFS = 'issue #3 (definitions, extensions and check-mode plans)';
+const SERVERS = 'issue #4 (providers, servers and transports)';
+const TASKSERVS = 'issue #5 (taskservs and clusters)';
+const ENGINE = 'issue #6 (the orchestrator and workflows)';
+const LATER = (what: string) => `a later issue (${what})`;
+
+const h = (module: string, exp: string) => ({ handler: { module, export: exp } });
+const s = (name: string, summary: string, extra: Partial<FlagSpec> = {}): FlagSpec => ({ name, type: 'string', value: `<${name}>`, summary, ...extra });
+const b = (name: string, summary: string, extra: Partial<FlagSpec> = {}): FlagSpec => ({ name, type: 'boolean', summary, ...extra });
+const arg = (name: string, required = false, variadic = false) => ({ name, required, variadic });
+
+export const COMMANDS: CommandDecl[] = [
+  // ── workspace (§11) ─────────────────────────────────────────────────────────────
+  { command: 'workspace init', aliases: ['create'], summary: 'create a workspace from a template, register it and make it active',
+    side_effect: 'write', requires_auth: false, category: 'workspace', args: [arg('name', true), arg('path')],
+    flags: [{ ...F.template, choices: ['minimal', 'local', 'full'] }, F.provider, b('activate', 'make the new workspace active (--no-activate keeps the current one)'), b('overwrite', 'write into a non-empty directory')],
+    examples: ['provisioning workspace init demo --template local', 'prov init shop ~/work/shop --template full --no-activate'], ...h('workspace', 'init') },
+  { command: 'workspace list', summary: 'registered workspaces with the active one marked', side_effect: 'read', requires_auth: false, category: 'workspace', ...h('workspace', 'list') },
+  { command: 'workspace active', summary: 'print the active workspace name', side_effect: 'read', requires_auth: false, category: 'workspace', ...h('workspace', 'active') },
+  { command: 'workspace info', summary: 'path, infras, defaults, mode, providers, format version, state size', side_effect: 'read', requires_auth: false, category: 'workspace', args: [arg('name')], ...h('workspace', 'info') },
+  { command: 'workspace activate', aliases: ['switch'], summary: 'make a workspace (and optionally its default infra) active', side_effect: 'write', requires_auth: false, category: 'workspace',
+    args: [arg('name[:infra]', true)], examples: ['prov ws activate shop', 'prov ws switch shop:web'], ...h('workspace', 'activate') },
+  { command: 'workspace register', summary: 'register an existing workspace directory', side_effect: 'write', requires_auth: false, category: 'workspace',
+    args: [arg('name', true), arg('path', true)], flags: [b('activate', 'also make it active')], ...h('workspace', 'register') },
+  { command: 'workspace remove', summary: 'unregister a workspace; its files stay', side_effect: 'write', requires_auth: false, category: 'workspace', confirm: true, args: [arg('name', true)], ...h('workspace', 'remove') },
+  { command: 'workspace delete', summary: 'unregister a workspace and delete its directory (type the name to confirm)', side_effect: 'delete', requires_auth: false, category: 'workspace', args: [arg('name', true)], ...h('workspace', 'remove') },
+  { command: 'workspace validate', summary: 'layout, config and format-version compatibility', side_effect: 'read', requires_auth: false, category: 'workspace', args: [arg('name')], flags: [F.strict], ...h('workspace', 'validate') },
+  { command: 'workspace migrate', summary: 'upgrade the workspace format (backs up first)', side_effect: 'write', requires_auth: false, category: 'workspace', confirm: true,
+    args: [arg('name')], flags: [s('target-version', 'format version to migrate to'), b('skip-backup', 'do not write a backup archive first')], ...h('workspace', 'migrate') },
+  { command: 'workspace backup', summary: 'archive definitions and config (not the state cache)', side_effect: 'write', requires_auth: false, category: 'workspace', args: [arg('name')], flags: [F.output], ...h('workspace', 'backup') },
+  { command: 'workspace restore', summary: 'restore a backup archive (refuses to overwrite without --force)', side_effect: 'write', requires_auth: false, category: 'workspace', args: [arg('archive', true)], flags: [F.force, s('path', 'directory to restore into (default: the archived workspace path)')], ...h('workspace', 'restore') },
+  { command: 'workspace list-backups', summary: 'known backup archives', side_effect: 'read', requires_auth: false, category: 'workspace', args: [arg('name')], ...h('workspace', 'listBackups') },
+  { command: 'workspace lock', summary: 'hold the infra lock manually (maintenance)', side_effect: 'write', category: 'workspace', flags: [F.reason, F.ttl], pending: DEFS },
+  { command: 'workspace unlock', summary: 'release your lock; --force releases anybody\'s', side_effect: 'write', category: 'workspace', flags: [F.force], pending: DEFS },
+  { command: 'workspace lock-status', summary: 'who holds which lock, since when, for which command', side_effect: 'read', category: 'workspace', pending: DEFS },
+
+  // ── config (§12.1, §25.2) ───────────────────────────────────────────────────────
+  { command: 'config show', summary: 'merged configuration, or one subtree; --origin names the layer of each value', side_effect: 'read', requires_auth: false, category: 'configuration',
+    args: [arg('key')], flags: [b('origin', 'tag each value with its layer and file'), F.scope], examples: ['prov config show --origin', 'prov config show orchestrator.port --origin'], ...h('config', 'show') },
+  { command: 'config get', summary: 'one value, raw (exit 5 if unset)', side_effect: 'read', requires_auth: false, category: 'configuration', args: [arg('key', true)], ...h('config', 'get') },
+  { command: 'config set', summary: 'write one key to a layer\'s file (validated first)', side_effect: 'write', requires_auth: false, category: 'configuration',
+    args: [arg('key', true), arg('value', true)], flags: [F.scope], examples: ['prov config set execution.parallel_limit 8', 'prov config set output.format json --scope user'], ...h('config', 'set') },
+  { command: 'config unset', summary: 'remove a key from one layer', side_effect: 'write', requires_auth: false, category: 'configuration', args: [arg('key', true)], flags: [F.scope], ...h('config', 'unset') },
+  { command: 'config edit', summary: 'open a layer\'s file in $EDITOR; validates on save', side_effect: 'write', requires_auth: false, interactive: true, category: 'configuration', flags: [F.scope], ...h('config', 'edit') },
+  { command: 'config sources', aliases: ['hierarchy'], summary: 'the precedence chain with each layer\'s file and whether it exists', side_effect: 'read', requires_auth: false, category: 'configuration', ...h('config', 'sources') },
+  { command: 'config paths', summary: 'resolved config, data, cache and workspace state directories', side_effect: 'read', requires_auth: false, category: 'configuration', ...h('config', 'paths') },
+  { command: 'config init', summary: 'write a commented starter file for a layer', side_effect: 'write', requires_auth: false, category: 'configuration',
+    flags: [{ ...F.scope, choices: ['user', 'workspace'] }, s('environment', 'environment file to create'), F.force], ...h('config', 'init') },
+  { command: 'config validate', summary: 'same as `validate config`', side_effect: 'read', requires_auth: false, category: 'configuration', args: [arg('file')], flags: [F.strict, b('decrypt', 'also decrypt every encrypted value once')], ...h('config', 'validate') },
+  { command: 'config init-encryption', summary: 'create keys, recipients and encryption rules', side_effect: 'write', category: 'security', phase: 'phase_2', flags: [F.backend], pending: LATER('KMS and secrets') },
+  { command: 'config encrypt', summary: 'encrypt the sensitive values of a config file', side_effect: 'write', category: 'security', phase: 'phase_2', args: [arg('file', true)], flags: [F.inPlace, F.output, F.backend, F.key], pending: LATER('KMS and secrets') },
+  { command: 'config decrypt', summary: 'decrypt a config file (to stdout by default)', side_effect: 'read', category: 'security', phase: 'phase_2', args: [arg('file', true)], flags: [F.inPlace, F.output], pending: LATER('KMS and secrets') },
+  { command: 'config edit-secure', summary: 'decrypt to a temp file, edit, re-encrypt, wipe', side_effect: 'write', interactive: true, category: 'security', phase: 'phase_2', args: [arg('file', true)], pending: LATER('KMS and secrets') },
+  { command: 'config rotate-keys', summary: 're-encrypt with a new key', side_effect: 'write', category: 'security', phase: 'phase_2', args: [arg('file', true)], flags: [F.key], pending: LATER('KMS and secrets') },
+  { command: 'config is-encrypted', summary: 'exit 0 if encrypted, 1 if not', side_effect: 'read', category: 'security', phase: 'phase_2', args: [arg('file', true)], pending: LATER('KMS and secrets') },
+  { command: 'config encryption-info', summary: 'backend, key id, encrypted keys', side_effect: 'read', category: 'security', phase: 'phase_2', args: [arg('file', true)], pending: LATER('KMS and secrets') },
+  { command: 'config scan-sensitive', summary: 'find likely plaintext secrets', side_effect: 'read', category: 'security', phase: 'phase_2', args: [arg('dir', true)], flags: [F.recursive], pending: LATER('KMS and secrets') },
+  { command: 'config encrypt-all', summary: 'encrypt every sensitive file found', side_effect: 'write', category: 'security', phase: 'phase_2', args: [arg('dir', true)], flags: [F.recursive, F.backend], pending: LATER('KMS and secrets') },
+  { command: 'config validate-encryption', summary: 'tools, keys and rules usable', side_effect: 'read', category: 'security', phase: 'phase_2', pending: LATER('KMS and secrets') },
+
+  // ── env (§12.2) ─────────────────────────────────────────────────────────────────
+  { command: 'env show', summary: 'active workspace, infra, environment, mode, paths and PROVISIONING_* variables', side_effect: 'read', requires_auth: false, category: 'configuration',
+    flags: [b('export', 'print shell export lines'), b('all', 'add the full merged configuration')], ...h('env', 'show') },
+  { command: 'env list', summary: 'environments defined in the workspace', side_effect: 'read', requires_auth: false, category: 'configuration', ...h('env', 'list') },
+  { command: 'env switch', aliases: ['set'], summary: 'set the workspace\'s default environment', side_effect: 'write', requires_auth: false, category: 'configuration', args: [arg('name', true)], ...h('env', 'switch') },
+
+  // ── validate (§12.3) ────────────────────────────────────────────────────────────
+  { command: 'validate all', summary: 'everything for the resolved workspace (the CI entry point)', side_effect: 'read', requires_auth: false, category: 'configuration', flags: [F.strict], ...h('config', 'validateAll') },
+  { command: 'validate config', summary: 'config files: TOML syntax, schema, unknown keys, interpolation', side_effect: 'read', requires_auth: false, category: 'configuration',
+    args: [arg('file')], flags: [F.strict, b('decrypt', 'also decrypt every encrypted value once')], ...h('config', 'validate') },
+  { command: 'validate infra', summary: 'infra definitions: schema, references, cycles, conflicts', side_effect: 'read', requires_auth: false, category: 'configuration', args: [arg('name')], flags: [F.strict], pending: DEFS },
+  { command: 'validate workflow', summary: 'a workflow file: schema and dependency graph', side_effect: 'read', requires_auth: false, category: 'configuration', args: [arg('file', true)], pending: ENGINE },
+  { command: 'validate extension', summary: 'an extension directory: manifest, schema, interface', side_effect: 'read', requires_auth: false, category: 'configuration', args: [arg('path', true)], pending: DEFS },
+
+  // ── show / list (§12.4) ─────────────────────────────────────────────────────────
+  { command: 'show settings', summary: 'the resolved infra definition', side_effect: 'read', category: 'infrastructure', pending: DEFS },
+  { command: 'show servers', summary: 'servers as defined plus their recorded state', side_effect: 'read', category: 'infrastructure', args: [arg('name')], pending: DEFS },
+  { command: 'show taskservs', summary: 'taskservs per server, versions, recorded state', side_effect: 'read', category: 'infrastructure', flags: [F.servers], pending: DEFS },
+  { command: 'show taskserv', summary: 'resolved settings of one taskserv and its rendered files', side_effect: 'read', category: 'infrastructure', args: [arg('name', true)], flags: [F.servers], pending: DEFS },
+  { command: 'show clusters', summary: 'clusters and their member taskservs', side_effect: 'read', category: 'infrastructure', pending: DEFS },
+  { command: 'show costs', summary: 'estimated cost per server and total', side_effect: 'read', category: 'infrastructure', flags: [F.all], pending: DEFS },
+  { command: 'list workspaces', summary: 'same as `workspace list`', side_effect: 'read', requires_auth: false, category: 'workspace', ...h('workspace', 'list') },
+  ...['servers', 'taskservs', 'clusters', 'infras', 'providers', 'extensions', 'workflows'].map((kind): CommandDecl => ({
+    command: `list ${kind}`, summary: `same as \`${kind.replace(/s$/, '')} list\``, side_effect: 'read', category: 'infrastructure',
+    pending: kind === 'workflows' ? ENGINE : kind === 'servers' ? SERVERS : DEFS,
+  })),
+
+  // ── infra, generate, schema (§13) ───────────────────────────────────────────────
+  { command: 'infra list', summary: 'infras in the workspace', side_effect: 'read', category: 'infrastructure', pending: DEFS },
+  { command: 'infra show', summary: 'same as `show settings`', side_effect: 'read', category: 'infrastructure', args: [arg('name')], pending: DEFS },
+  { command: 'infra validate', summary: 'same as `validate infra`', side_effect: 'read', category: 'infrastructure', args: [arg('name')], pending: DEFS },
+  { command: 'infra create', summary: 'servers, then taskservs, then clusters, as one workflow', side_effect: 'write', long_running: true, category: 'infrastructure', flags: [F.parallel], pending: TASKSERVS },
+  { command: 'infra delete', summary: 'tear the infra down in reverse order (type its name to confirm)', side_effect: 'delete', long_running: true, category: 'infrastructure', flags: [b('keep-storage', 'keep volumes')], pending: TASKSERVS },
+  { command: 'generate infra', summary: 'new infra/<name>/ with settings.ts', side_effect: 'write', category: 'development', args: [arg('name', true)], flags: [F.template, F.provider, s('from', 'copy another infra'), s('new', 'alias of the positional name'), F.force], pending: DEFS },
+  { command: 'generate server', summary: 'add a server definition skeleton', side_effect: 'write', category: 'development', args: [arg('name')], flags: [s('plan', 'provider plan'), F.provider, F.force], pending: DEFS },
+  { command: 'generate taskserv', summary: 'add a taskserv entry with its defaults', side_effect: 'write', category: 'development', args: [arg('name', true)], flags: [F.servers, F.force], pending: DEFS },
+  { command: 'generate cluster', summary: 'add a cluster entry with its member taskservs', side_effect: 'write', category: 'development', args: [arg('name', true)], flags: [F.force], pending: DEFS },
+  { command: 'generate extension', summary: 'scaffold an extension', side_effect: 'write', category: 'development', phase: 'phase_2', args: [arg('kind', true), arg('name', true)], pending: DEFS },
+  { command: 'schema list', summary: 'schema kinds and their versions', side_effect: 'none', requires_auth: false, category: 'development', pending: DEFS },
+  { command: 'schema show', summary: 'the JSON Schema of one kind', side_effect: 'none', requires_auth: false, category: 'development', args: [arg('kind', true)], pending: DEFS },
+  { command: 'schema export', summary: 'write JSON Schema files for editors', side_effect: 'write', requires_auth: false, min_permission: 'read', category: 'development', flags: [s('output-dir', 'target directory'), { ...F.kind, multiple: true }], pending: DEFS },
+
+  // ── server (§14) ────────────────────────────────────────────────────────────────
+  { command: 'server create', summary: 'create the defined servers through their provider', side_effect: 'write', long_running: true, category: 'infrastructure', args: [arg('name', false, true)], flags: [F.parallel], pending: SERVERS },
+  { command: 'server delete', summary: 'delete servers and the taskservs on them', side_effect: 'delete', long_running: true, requires_mfa: true, category: 'infrastructure', args: [arg('name', false, true)],
+    flags: [b('keep-storage', 'keep volumes', { aliases: ['keepstorage'] }), F.force], pending: SERVERS },
+  { command: 'server list', summary: 'name, provider, plan, cores, memory, disk, IP, status', side_effect: 'read', category: 'infrastructure', flags: [F.status, F.all, b('refresh', 'ask the providers for the current state')], pending: SERVERS },
+  { command: 'server status', aliases: ['info'], summary: 'provider state, reachability, taskservs, last operation', side_effect: 'read', category: 'infrastructure', args: [arg('name', true)], pending: SERVERS },
+  { command: 'server ssh', aliases: ['exec'], summary: 'interactive shell, or run a command and exit with its code', side_effect: 'write', interactive: true, category: 'infrastructure', args: [arg('name', true)],
+    flags: [s('user', 'remote user'), { ...F.key, name: 'key', summary: 'private key file', aliases: [] }, s('port', 'SSH port'), s('command', 'same as -- <cmd>')], pending: SERVERS },
+  { command: 'server start', summary: 'power on through the provider', side_effect: 'write', category: 'infrastructure', args: [arg('name', false, true)], pending: SERVERS },
+  { command: 'server stop', summary: 'power off through the provider', side_effect: 'write', confirm: true, category: 'infrastructure', args: [arg('name', false, true)], pending: SERVERS },
+  { command: 'server restart', summary: 'restart through the provider', side_effect: 'write', category: 'infrastructure', args: [arg('name', false, true)], pending: SERVERS },
+  { command: 'server update', summary: 'apply definition changes in place; replace only with --allow-replace', side_effect: 'write', long_running: true, category: 'infrastructure', args: [arg('name', false, true)],
+    flags: [b('allow-replace', 'allow changes that need a new server'), F.rolling], pending: SERVERS },
+  { command: 'server logs', summary: 'provider console / container log', side_effect: 'read', category: 'infrastructure', args: [arg('name', true)], flags: [F.lines, F.follow], pending: SERVERS },
+  { command: 'server price', summary: 'price per server and total', side_effect: 'read', category: 'infrastructure', flags: [b('monthly', 'monthly figures')], pending: DEFS },
+
+  // ── taskserv (§15) ──────────────────────────────────────────────────────────────
+  { command: 'taskserv create', aliases: ['install'], summary: 'install → configure → start → readiness → smoke test', side_effect: 'write', long_running: true, category: 'infrastructure',
+    args: [arg('name', false, true)], flags: [F.servers, F.version, F.force], pending: TASKSERVS },
+  { command: 'taskserv delete', summary: 'stop and uninstall', side_effect: 'delete', long_running: true, category: 'infrastructure', args: [arg('name', true, true)], flags: [F.servers, b('cleanup-data', 'also delete data'), F.force], pending: TASKSERVS },
+  { command: 'taskserv list', summary: 'installed taskservs, or the catalogue with --available', side_effect: 'read', category: 'infrastructure',
+    flags: [b('installed', 'installed only'), b('available', 'the catalogue'), s('category', 'filter by category'), s('search', 'search text')], pending: DEFS },
+  { command: 'taskserv show', summary: 'a catalogue entry: manifest, versions, dependencies', side_effect: 'read', category: 'infrastructure', args: [arg('name', true)], pending: DEFS },
+  { command: 'taskserv status', summary: 'recorded state plus a readiness probe per server', side_effect: 'read', category: 'infrastructure', args: [arg('name', true)], flags: [F.servers], pending: TASKSERVS },
+  { command: 'taskserv check', summary: 'run readiness and the smoke test again', side_effect: 'read', category: 'infrastructure', args: [arg('name', true)], flags: [F.servers], pending: TASKSERVS },
+  { command: 'taskserv logs', summary: 'service logs from the servers', side_effect: 'read', category: 'infrastructure', args: [arg('name', true)], flags: [F.servers, F.lines, F.follow], pending: TASKSERVS },
+  { command: 'taskserv start', summary: 'start the service', side_effect: 'write', category: 'infrastructure', args: [arg('name', true)], flags: [F.servers], pending: TASKSERVS },
+  { command: 'taskserv stop', summary: 'stop the service', side_effect: 'write', confirm: true, category: 'infrastructure', args: [arg('name', true)], flags: [F.servers], pending: TASKSERVS },
+  { command: 'taskserv restart', summary: 'restart the service', side_effect: 'write', category: 'infrastructure', args: [arg('name', true)], flags: [F.servers], pending: TASKSERVS },
+  { command: 'taskserv configure', summary: 're-render templates, apply, restart, re-verify', side_effect: 'write', category: 'infrastructure', args: [arg('name', true)], flags: [F.servers], pending: TASKSERVS },
+  { command: 'taskserv generate', summary: 'add the taskserv to the infra definition', side_effect: 'write', category: 'development', args: [arg('name', true)], flags: [F.servers], pending: TASKSERVS },
+  { command: 'taskserv validate', summary: 'settings and dependency constraints, no servers touched', side_effect: 'read', category: 'infrastructure', args: [arg('name', true)],
+    flags: [s('level', 'static, dependencies or all', { choices: ['static', 'dependencies', 'all'] })], pending: DEFS },
+  { command: 'taskserv deps', aliases: ['check-deps'], summary: 'resolved dependency tree and install order', side_effect: 'read', category: 'infrastructure', args: [arg('name', true)], pending: DEFS },
+  { command: 'taskserv versions', summary: 'available versions and the one each server runs', side_effect: 'read', category: 'infrastructure', args: [arg('name', true)], pending: TASKSERVS },
+  { command: 'taskserv check-updates', summary: 'newer versions for installed taskservs', side_effect: 'read', category: 'infrastructure', args: [arg('name')], flags: [b('security-only', 'security updates only')], pending: TASKSERVS },
+  { command: 'taskserv update', aliases: ['upgrade'], summary: 'upgrade in place, re-verify, roll back on failure', side_effect: 'write', long_running: true, category: 'infrastructure',
+    args: [arg('name', true)], flags: [F.version, F.servers, F.rolling], pending: TASKSERVS },
+
+  // ── cluster (§16) ───────────────────────────────────────────────────────────────
+  { command: 'cluster create', summary: 'deploy the cluster\'s taskservs in dependency order', side_effect: 'write', long_running: true, category: 'infrastructure', args: [arg('name', true)], flags: [F.servers], pending: TASKSERVS },
+  { command: 'cluster delete', summary: 'remove its taskservs in reverse order', side_effect: 'delete', long_running: true, category: 'infrastructure', args: [arg('name', true)], flags: [b('keep-volumes', 'keep volumes')], pending: TASKSERVS },
+  { command: 'cluster list', summary: 'name, member taskservs, servers, status', side_effect: 'read', category: 'infrastructure', pending: DEFS },
+  { command: 'cluster show', summary: 'a cluster definition and its members', side_effect: 'read', category: 'infrastructure', args: [arg('name', true)], pending: DEFS },
+  { command: 'cluster status', summary: 'per component: server, state, last check', side_effect: 'read', category: 'infrastructure', args: [arg('name', true)], pending: TASKSERVS },
+  { command: 'cluster generate', summary: 'add a cluster definition skeleton', side_effect: 'write', category: 'development', args: [arg('name', true)], pending: DEFS },
+  { command: 'cluster validate', summary: 'members, placement and order without touching servers', side_effect: 'read', category: 'infrastructure', args: [arg('name', true)], pending: DEFS },
+
+  // ── workflow, batch, orchestrator (§17–19) ──────────────────────────────────────
+  { command: 'workflow list', summary: 'runs: id, type, status, progress, started, duration, origin', side_effect: 'read', category: 'orchestration',
+    flags: [F.status, s('type', 'filter by type'), F.from, F.limit], pending: ENGINE },
+  { command: 'workflow status', summary: 'steps, progress, last checkpoint, errors', side_effect: 'read', category: 'orchestration', args: [arg('id', true)], pending: ENGINE },
+  { command: 'workflow monitor', summary: 'live progress until a terminal state', side_effect: 'read', long_running: true, category: 'orchestration', args: [arg('id', true)], pending: ENGINE },
+  { command: 'workflow logs', summary: 'output of the steps', side_effect: 'read', category: 'orchestration', args: [arg('id', true)], flags: [s('step', 'one step'), F.follow], pending: ENGINE },
+  { command: 'workflow cancel', summary: 'stop scheduling, cancel running steps', side_effect: 'write', confirm: true, category: 'orchestration', args: [arg('id', true)], pending: ENGINE },
+  { command: 'workflow resume', aliases: ['retry'], summary: 'continue from the last checkpoint', side_effect: 'write', long_running: true, category: 'orchestration', args: [arg('id', true)], pending: ENGINE },
+  { command: 'workflow rollback', summary: 'compensate completed steps in reverse order', side_effect: 'write', confirm: true, long_running: true, category: 'orchestration', args: [arg('id', true)], pending: ENGINE },
+  { command: 'workflow stats', summary: 'counts by status and type, durations, success rate', side_effect: 'read', category: 'orchestration', flags: [F.from], pending: ENGINE },
+  { command: 'workflow cleanup', summary: 'delete finished run records', side_effect: 'delete', category: 'orchestration', flags: [s('older-than', 'age of records to delete'), F.status], pending: ENGINE },
+  { command: 'workflow submit', summary: 'alias of `batch submit`', side_effect: 'write', long_running: true, category: 'orchestration', args: [arg('file', true)], pending: ENGINE },
+  { command: 'batch submit', summary: 'validate and run a batch workflow file', side_effect: 'write', long_running: true, category: 'orchestration', args: [arg('file', true)],
+    flags: [s('parallel-limit', 'maximum parallel operations'), b('rollback', 'roll back on failure (--no-rollback disables)'), s('priority', '0-100')], pending: ENGINE },
+  { command: 'batch validate', summary: 'schema, references, cycles; prints the waves', side_effect: 'read', category: 'orchestration', args: [arg('file', true)], pending: ENGINE },
+  { command: 'batch list', summary: 'batch runs only', side_effect: 'read', category: 'orchestration', flags: [F.status], pending: ENGINE },
+  { command: 'batch status', summary: 'per-operation status and progress', side_effect: 'read', category: 'orchestration', args: [arg('id', true)], pending: ENGINE },
+  { command: 'batch monitor', summary: 'live view', side_effect: 'read', long_running: true, category: 'orchestration', args: [arg('id', true)], pending: ENGINE },
+  { command: 'batch cancel', summary: 'as `workflow cancel`', side_effect: 'write', confirm: true, category: 'orchestration', args: [arg('id', true)], pending: ENGINE },
+  { command: 'batch rollback', summary: 'as `workflow rollback`', side_effect: 'write', confirm: true, category: 'orchestration', args: [arg('id', true)], pending: ENGINE },
+  { command: 'batch stats', summary: 'as `workflow stats`, batch runs only', side_effect: 'read', category: 'orchestration', pending: ENGINE },
+  { command: 'orchestrator start', summary: 'start the service (default port 9090)', side_effect: 'write', category: 'orchestration', flags: [F.foreground, s('port', 'listen port')], pending: ENGINE },
+  { command: 'orchestrator stop', summary: 'graceful stop; --force kills', side_effect: 'write', category: 'orchestration', flags: [F.force], pending: ENGINE },
+  { command: 'orchestrator restart', summary: 'stop then start', side_effect: 'write', category: 'orchestration', pending: ENGINE },
+  { command: 'orchestrator status', summary: 'up/down, version, storage, queue depth, workers, uptime', side_effect: 'read', category: 'orchestration', pending: ENGINE },
+  { command: 'orchestrator health', summary: 'health endpoint result', side_effect: 'read', category: 'orchestration', pending: ENGINE },
+  { command: 'orchestrator logs', summary: 'service log', side_effect: 'read', category: 'orchestration', flags: [F.lines, F.follow], pending: ENGINE },
+
+  // ── platform, mode (§20–21) ─────────────────────────────────────────────────────
+  ...(['start', 'stop', 'restart', 'status', 'health', 'logs', 'list', 'deps', 'validate'] as const).map((sub): CommandDecl => ({
+    command: `platform ${sub}`, summary: `platform services: ${sub}`, category: 'platform', phase: 'phase_2',
+    side_effect: ['start', 'stop', 'restart'].includes(sub) ? 'write' : 'read', args: [arg('service', false, sub !== 'logs')],
+    aliases: sub === 'deps' ? ['dependencies'] : [], pending: LATER('platform services'),
+  })),
+  ...(['current', 'list', 'show', 'compare', 'validate', 'switch'] as const).map((sub): CommandDecl => ({
+    command: `mode ${sub}`, summary: `modes: ${sub}`, category: 'platform', phase: 'phase_2', side_effect: sub === 'switch' ? 'write' : 'read',
+    confirm: sub === 'switch', requires_auth: sub === 'switch', pending: LATER('modes'),
+  })),
+
+  // ── extensions and distribution (§22–23) ────────────────────────────────────────
+  ...([['extension', ['list', 'info', 'new', 'validate', 'test']], ['module', ['discover', 'load', 'unload', 'list']], ['layer', ['show', 'explain', 'test', 'stats']],
+    ['provider', ['list', 'info', 'validate', 'test']], ['dep', ['resolve', 'tree', 'check-updates', 'update', 'validate']],
+    ['oci', ['login', 'logout', 'package', 'push', 'pull', 'list', 'search', 'tags', 'inspect', 'delete', 'copy', 'config']], ['pack', ['create', 'list', 'clean']],
+    ['template', ['list', 'types', 'show', 'apply', 'validate', 'render']]] as const).flatMap(([area, subs]) => subs.map((sub): CommandDecl => ({
+    command: `${area} ${sub}`, summary: `${area}: ${sub}`, category: 'development', phase: 'phase_2',
+    side_effect: sub === 'delete' || sub === 'unload' || sub === 'clean' ? 'delete'
+      : ['new', 'load', 'resolve', 'update', 'login', 'logout', 'package', 'push', 'pull', 'copy', 'create', 'apply'].includes(sub) ? 'write' : 'read',
+    args: [arg('target', false, true)],
+    pending: ['module', 'layer', 'provider'].includes(area) || (area === 'extension' && sub !== 'test' && sub !== 'new') ? DEFS : LATER('extensions and OCI distribution'),
+  }))),
+
+  // ── security (§24–26) ───────────────────────────────────────────────────────────
+  ...([['auth', ['login', 'logout', 'status', 'verify', 'sessions', 'token']], ['mfa', ['status', 'totp', 'webauthn', 'devices', 'verify', 'backup-codes']],
+    ['user', ['list', 'create', 'update', 'delete', 'mfa-reset']], ['policy', ['list', 'show', 'validate', 'test', 'check', 'reload']],
+    ['kms', ['encrypt', 'decrypt', 'generate-key', 'status', 'backends', 'keys', 'rotate-key', 'reencrypt']],
+    ['secrets', ['create', 'get', 'list', 'rotate', 'delete', 'generate', 'revoke', 'cleanup']], ['ssh', ['connect', 'generate-key', 'list-keys', 'revoke-key', 'cleanup']],
+    ['audit', ['query', 'export', 'verify', 'tail']], ['compliance', ['report', 'gdpr', 'incident']],
+    ['break-glass', ['request', 'approve', 'deny', 'activate', 'list', 'revoke']]] as const).flatMap(([area, subs]) => subs.map((sub): CommandDecl => ({
+    command: `${area} ${sub}`, summary: `${area}: ${sub}`, category: 'security', phase: 'phase_2',
+    side_effect: sub === 'delete' ? 'delete' : ['list', 'status', 'show', 'verify', 'sessions', 'token', 'devices', 'get', 'backends', 'keys', 'query', 'tail', 'check', 'validate', 'test'].includes(sub) ? 'read' : 'write',
+    min_permission: area === 'user' ? 'admin' : undefined, requires_mfa: area === 'user' && sub !== 'list',
+    requires_auth: !(area === 'auth' && ['login', 'status'].includes(sub)) && !(area === 'kms'),
+    args: [arg('target', false, true)],
+    pending: LATER(area === 'kms' || area === 'secrets' || area === 'ssh' ? 'KMS and secrets' : area === 'audit' || area === 'compliance' || area === 'break-glass' ? 'audit, compliance and break-glass' : 'authentication, MFA and policies'),
+  }))),
+
+  // ── test environments, MCP (§27–28) ─────────────────────────────────────────────
+  ...(['quick', 'env', 'topology', 'extension'] as const).map((sub): CommandDecl => ({
+    command: `test ${sub}`, summary: `test environments: ${sub}`, category: 'development', phase: 'phase_2', side_effect: 'write', args: [arg('target', false, true)], pending: LATER('test environments'),
+  })),
+  { command: 'mcp serve', summary: 'serve the Model Context Protocol on stdio', side_effect: 'read', category: 'platform', phase: 'phase_2', flags: [b('read-only', 'only read commands')], pending: LATER('MCP server') },
+  { command: 'mcp tools', summary: 'the tool list and the command each maps to', side_effect: 'none', category: 'platform', phase: 'phase_2', pending: LATER('MCP server') },
+
+  // ── version, health, status, setup, guides, utilities (§29) ────────────────────
+  { command: 'version show', summary: 'CLI version; --verbose adds Node.js and schema versions', side_effect: 'none', requires_auth: false, category: 'configuration', ...h('meta', 'version') },
+  { command: 'version check', summary: 'available updates for extensions and taskservs', side_effect: 'read', category: 'configuration', phase: 'phase_2', pending: LATER('extensions and OCI distribution') },
+  { command: 'health check', summary: 'health of the chosen scopes', side_effect: 'read', category: 'platform', phase: 'phase_2', args: [arg('scope', false, true)], pending: LATER('platform services') },
+  { command: 'status show', summary: 'workspace, infra, environment, mode, services, workflows, servers', side_effect: 'read', category: 'platform', phase: 'phase_2', pending: LATER('platform services') },
+  { command: 'setup system', summary: 'guided first-time setup', side_effect: 'write', interactive: true, category: 'configuration', phase: 'phase_2', flags: [b('interactive', 'ask questions')], pending: LATER('guided setup') },
+  { command: 'setup workspace', summary: 'create and register a workspace', side_effect: 'write', category: 'configuration', phase: 'phase_2', args: [arg('name', true)], pending: LATER('guided setup') },
+  { command: 'setup provider', summary: 'configure one provider', side_effect: 'write', category: 'configuration', phase: 'phase_2', args: [arg('name', true)], flags: [s('config', 'provider config file')], pending: LATER('guided setup') },
+  { command: 'setup validate', summary: 'verify the installation and external tools', side_effect: 'read', category: 'configuration', phase: 'phase_2', flags: [b('check-tools', 'check external tools')], pending: LATER('guided setup') },
+  { command: 'guide show', aliases: ['list', 'howto'], summary: 'step-by-step guides: quickstart, from-scratch, update, customize', side_effect: 'none', requires_auth: false, category: 'configuration', args: [arg('topic')], ...h('meta', 'guide') },
+  { command: 'guide shortcuts', summary: 'cheat sheet of shortcuts and common commands', side_effect: 'none', requires_auth: false, category: 'configuration', ...h('meta', 'shortcuts') },
+  { command: 'completion script', summary: 'shell completion script on stdout', side_effect: 'none', requires_auth: false, category: 'configuration',
+    args: [arg('shell', true)], examples: ['source <(provisioning completion bash)', 'provisioning completion fish > ~/.config/fish/completions/provisioning.fish'], ...h('meta', 'completion') },
+  { command: 'cache stats', summary: 'extension, OCI and template cache sizes', side_effect: 'read', category: 'configuration', phase: 'phase_2', pending: LATER('extensions and OCI distribution') },
+  { command: 'cache clear', summary: 'clear the caches', side_effect: 'delete', category: 'configuration', phase: 'phase_2', flags: [b('workspace', 'only this workspace')], pending: LATER('extensions and OCI distribution') },
+  { command: 'help show', summary: 'help for an area, a command or a category', side_effect: 'none', requires_auth: false, category: 'configuration', args: [arg('topic', false, true)], flags: [F.all], ...h('meta', 'help') },
+];
