@@ -37,7 +37,7 @@ function usage(message: string, hint?: string, details: Record<string, unknown> 
 export function parseCommandLine(input: string[]): Parsed {
   let argv = [...input];
   // Whole-command shortcuts replace the first word (§4).
-  let { words } = leadingWords(argv);
+  let { words, end } = leadingWords(argv);
   const first = words[0] === undefined ? undefined : argv[words[0]];
   if (first !== undefined && SHORTCUTS[first] && first !== 'oci-registry') {
     argv.splice(words[0]!, 1, ...SHORTCUTS[first]!);
@@ -45,10 +45,17 @@ export function parseCommandLine(input: string[]): Parsed {
     const action = words[1] === undefined ? 'status' : argv[words[1]]!;
     argv = [...argv.slice(0, words[0]), 'platform', action, 'oci-registry', ...argv.slice((words[1] ?? words[0]!) + 1)];
   }
-  ({ words } = leadingWords(argv));
+  ({ words, end } = leadingWords(argv));
 
   const reg = registry();
-  const globalsOnly = () => parseFlags(argv.filter((_, i) => !words.includes(i)), [], true).globals;
+  // Help forms ignore what they cannot parse: `s c --bogus -h` still shows the page.
+  const globalsOnly = (own: FlagSpec[] = []) => {
+    try {
+      return parseFlags(argv.filter((_, i) => !words.includes(i) && i < end), own, false).globals;
+    } catch {
+      return {};
+    }
+  };
 
   if (words.length === 0) {
     const g = parseFlags(argv, [], true).globals;
@@ -66,9 +73,12 @@ export function parseCommandLine(input: string[]): Parsed {
     });
   }
 
-  // `help <topic…>`: everything after is the topic.
+  // `help <topic…>`: every later word is the topic, even one that names a help subcommand.
   if (area === 'help') {
-    return { kind: 'help', topic: words.slice(1).map((i) => argv[i]!), globals: globalsOnly() };
+    const spec = reg.subs.get('help')!.get('show')!;
+    const rest = argv.filter((_, i) => i !== words[0]);
+    const { globals, flags, positionals } = parseFlags(rest, spec.flags, false, spec);
+    return { kind: 'run', spec, args: { topic: positionals }, flags, globals, passthrough: [] };
   }
 
   const subs = reg.subs.get(area)!;
@@ -94,7 +104,7 @@ export function parseCommandLine(input: string[]): Parsed {
       hint: didYouMean(subWord, [...subs.keys()], (s) => `did you mean \`provisioning ${area} ${s}\`?`) ?? `run \`provisioning help ${area}\` to list its subcommands`,
     });
   }
-  if (wantsHelp) return { kind: 'help', topic: spec.command.split(' '), globals: globalsOnly() };
+  if (wantsHelp) return { kind: 'help', topic: spec.command.split(' '), globals: globalsOnly(spec.flags) };
 
   const rest = argv.filter((_, i) => !words.slice(0, consumed).includes(i));
   const dd = rest.indexOf('--');

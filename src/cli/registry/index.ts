@@ -5,6 +5,7 @@ import type { AreaSpec, CommandDecl, CommandSpec } from './types.js';
 
 export { AREAS, SHORTCUTS, ACTION_SHORTCUTS, GLOBAL_FLAGS };
 export type * from './types.js';
+export { CATEGORIES } from './types.js';
 
 /** Fill the metadata a declaration leaves implicit (spec/cli.md §10). */
 function complete(decl: CommandDecl, area: AreaSpec): CommandSpec {

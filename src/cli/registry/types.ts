@@ -50,7 +50,7 @@ export interface CommandSpec {
   /** canonical path, e.g. `server delete` */
   command: string;
   /** alternative subcommand words within the same area (`switch` for `workspace activate`) */
-  aliases?: string[];
+  aliases: string[];
   summary: string;
   category: Category;
   phase: Phase;
