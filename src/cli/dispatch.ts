@@ -1,4 +1,3 @@
-import { createInterface } from 'node:readline/promises';
 import { EXIT, ProvError, asProvError } from '../errors/index.js';
 import type { Config } from '../config/index.js';
 import type { Globals, Handler, Invocation, Io, OutputFormat, Result } from './context.js';
@@ -86,6 +85,8 @@ export async function dispatch(argv: string[], io: Io): Promise<number> {
     return EXIT.OK;
   } catch (raw) {
     const err = asProvError(raw);
+    // A usage error can come before flags are parsed; the caller still asked for JSON.
+    if (format === 'table') format = sniffFormat(argv, io.env);
     if (format === 'json' || format === 'yaml') {
       io.stdout.write(format === 'json' ? JSON.stringify(err.toJSON(), null, 2) + '\n' : (await import('yaml')).stringify(err.toJSON()));
     } else {
@@ -94,6 +95,16 @@ export async function dispatch(argv: string[], io: Io): Promise<number> {
     if (globals.debug && !(raw instanceof ProvError) && raw instanceof Error) io.stderr.write(`${raw.stack}\n`);
     return err.exitCode;
   }
+}
+
+function sniffFormat(argv: string[], env: Io['env']): OutputFormat {
+  const end = argv.indexOf('--') === -1 ? argv.length : argv.indexOf('--');
+  for (let i = 0; i < end; i++) {
+    const v = argv[i] === '--out' ? argv[i + 1] : argv[i]!.startsWith('--out=') ? argv[i]!.slice(6) : undefined;
+    if (v && FORMATS.includes(v as OutputFormat)) return v as OutputFormat;
+  }
+  const e = env.PROVISIONING_OUT ?? env.PROVISIONING_OUTPUT_FORMAT;
+  return e && FORMATS.includes(e as OutputFormat) ? (e as OutputFormat) : 'table';
 }
 
 async function renderError(err: ProvError, opts: { color: boolean; debug: boolean }): Promise<string> {
@@ -152,6 +163,7 @@ function makeInvocation(
           hint: 'pass --yes to confirm (after reviewing the plan with --check)',
         });
       }
+      const { createInterface } = await import('node:readline/promises');
       const rl = createInterface({ input: io.stdin, output: io.stderr, terminal: io.stdinIsTTY });
       try {
         const prompt = opts.typeName ? `${question}\nType '${opts.typeName}' to confirm: ` : `${question} Proceed? [y/N] `;

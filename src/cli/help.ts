@@ -88,7 +88,7 @@ export function renderHelp(topic: HelpTopic): string {
     }
     case 'area': {
       const a = topic.area;
-      const subs = subcommandsOf(a.name).filter((c) => a.name !== 'help');
+      const subs = subcommandsOf(a.name);
       out.push(`provisioning ${a.name} — ${a.summary}`, '', `Usage: provisioning ${a.name} <subcommand> [<args>...] [flags]`);
       if (a.default) out.push(`       provisioning ${a.name} [<args>...]   (runs \`${a.name} ${a.default}\`)`);
       out.push('', 'Subcommands:', ...pad(subs.map((c) => [subName(c) + (c.aliases.length ? ` (${c.aliases.join(', ')})` : ''), c.summary + status(c)])));

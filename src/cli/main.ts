@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import type { Io } from './context.js';
 
 /**
  * Entry point. Kept tiny on purpose: `--version` answers before anything else is loaded,
@@ -11,7 +12,7 @@ export function cliVersion(): string {
   return cachedVersion;
 }
 
-export async function main(argv: string[], io?: import('./context.js').Io): Promise<number> {
+export async function main(argv: string[], io?: Io): Promise<number> {
   if (argv.length === 1 && (argv[0] === '--version' || argv[0] === '-V')) {
     (io?.stdout ?? process.stdout).write(`provisioning ${cliVersion()}\n`);
     return 0;
@@ -25,7 +26,7 @@ export async function main(argv: string[], io?: import('./context.js').Io): Prom
   return dispatch(argv, io ?? processIo());
 }
 
-function processIo(): import('./context.js').Io {
+function processIo(): Io {
   return {
     stdout: process.stdout,
     stderr: process.stderr,

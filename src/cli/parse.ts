@@ -168,7 +168,7 @@ function parseFlags(argv: string[], own: FlagSpec[], globalOnly: boolean, spec?:
     if (short) shortsTaken.add(short);
     options[flag.name] = { type: flag.type, ...(short ? { short } : {}), multiple: true };
   }
-  for (const [a, canon] of alias) options[a] = { ...options[canon]!, short: undefined } as never;
+  for (const [a, canon] of alias) options[a] = { type: options[canon]!.type, multiple: true };
 
   const { tokens } = parseArgs({ args: argv, options, allowPositionals: true, allowNegative: true, strict: false, tokens: true });
   const globals: Record<string, unknown> = {};
