@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# One command from a fresh clone to the main job: install, build, create a workspace from the
+# `local` template and show its validated configuration with the origin of every value.
+# Usage: bash scripts/quickstart.sh [workspace-dir]      (default: ./demo)
+set -euo pipefail
+repo="$(cd "$(dirname "$0")/.." && pwd)"
+target="${1:-$PWD/demo}"
+
+node_major=$(node -p 'process.versions.node.split(".")[0]' 2>/dev/null || echo 0)
+if [ "$node_major" -lt 20 ]; then
+  echo "Node.js >= 20 is required (found: $(node --version 2>/dev/null || echo none)); install it first." >&2
+  exit 1
+fi
+if ! command -v g++ >/dev/null || ! command -v make >/dev/null; then
+  echo "installing a C++ toolchain for the SQLite binding (apt-get)…" >&2
+  apt-get update -qq && apt-get install -y -qq g++ make python3
+fi
+
+(cd "$repo" && npm ci --no-audit --no-fund --loglevel=error && npm run --silent build)
+prov() { node "$repo/bin/provisioning.js" "$@"; }
+
+name="$(basename "$target")"
+if [ -e "$target/provisioning.toml" ]; then
+  echo "workspace already present at $target; reusing it" >&2
+  prov workspace register "$name" "$target" --activate 2>/dev/null || prov workspace activate "$name"
+else
+  prov workspace init "$name" "$target" --template local
+fi
+cd "$target"
+prov validate config
+prov config show --origin
+echo
+echo "Next: cd $target && node $repo/bin/provisioning.js help   (or: npm link in $repo for the 'prov' command)"
