@@ -28,6 +28,8 @@ export interface LoadOptions {
   requireInfra?: boolean;
   /** file path → text to use instead of the file on disk (`config set` validates before writing) */
   overrides?: Record<string, string>;
+  /** check one file as the given layer, on top of the defaults only (`validate config <file>`) */
+  isolate?: { file: string; layer: LayerName; name?: string };
   /** frozen clock for now.* (tests) */
   now?: Date;
 }
@@ -81,6 +83,8 @@ export interface Config {
   history(key: string): { origin: Origin; value: unknown }[];
   /** every leaf, sorted by key */
   leaves(): Leaf[];
+  /** what one layer set, as written (uninterpolated): `config show --scope` */
+  layerLeaves(layer: string): Leaf[];
   layers: LayerInfo[];
   /** keys left unset because they depend on workspace data and there is no workspace */
   unresolved: Readonly<Record<string, string>>;

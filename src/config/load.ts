@@ -14,7 +14,7 @@ import { checkFree, checkRange, checkType, childrenOf, classify, hasPlaceholder,
 import { userDirs, type UserDirs } from './paths.js';
 import type { Problem } from './problems.js';
 import {
-  BUILTIN_PROVIDERS, FORMAT_VERSION, KEYS, MODE_CONSTRAINTS, MODE_PRESETS, MODES, USER_NAMED,
+  BUILTIN_PROVIDERS, FORMAT_VERSION, KEYS, MODE_CONSTRAINTS, MODE_PRESETS, USER_NAMED,
   isLoopback, parseDuration, type Mode, type Scope,
 } from './schema.js';
 import {
@@ -91,12 +91,15 @@ export function buildState(opts: LoadOptions): State {
     return data;
   };
 
-  const system = fileLayer('system', dirs.systemFile);
-  const user = fileLayer('user', join(dirs.configHome, 'config.user.toml'));
-  const workspace = fileLayer('workspace', ws && join(ws.path, WORKSPACE_FILE));
-  const local = fileLayer('local', ws && join(ws.path, 'config', 'local-overrides.toml'));
-  const envvar = envLayer(env, problems);
-  const cli = cliLayer(opts.cli, problems);
+  // `validate config <file>` checks one file on top of the defaults, nothing else.
+  const only = opts.isolate;
+  const pick = (layer: LayerName, file: string | undefined) => (only ? (only.layer === layer ? only.file : undefined) : file);
+  const system = fileLayer('system', pick('system', dirs.systemFile));
+  const user = fileLayer('user', pick('user', join(dirs.configHome, 'config.user.toml')));
+  const workspace = fileLayer('workspace', pick('workspace', ws && join(ws.path, WORKSPACE_FILE)));
+  const local = fileLayer('local', pick('local', ws && join(ws.path, 'config', 'local-overrides.toml')));
+  const envvar = envLayer(only ? {} : env, problems);
+  const cli = cliLayer(only ? { set: [], flags: [] } : opts.cli, problems);
 
   const highest = (key: string, layers: LayerData[]) => {
     let v: unknown;
@@ -104,12 +107,12 @@ export function buildState(opts: LoadOptions): State {
     return typeof v === 'string' && v !== '' && !hasPlaceholder(v) ? v : undefined;
   };
   const wsDefaults = [workspace, local, envvar, cli];
-  const environment = resolveEnvironment(opts.select.environment, env, ws, highest('workspace.default_environment', wsDefaults));
-  const infraRes = ws ? resolveInfra(opts.select.infra, env, cwd, ws, highest('workspace.default_infra', wsDefaults), Boolean(opts.requireInfra)) : { warnings: [] as string[] };
+  const environment = only?.layer === 'env' ? { name: only.name!, source: 'file' } : resolveEnvironment(opts.select.environment, env, ws, highest('workspace.default_environment', wsDefaults));
+  const infraRes = only?.layer === 'infra' ? { name: only.name, warnings: [] as string[] } : ws && !only ? resolveInfra(opts.select.infra, env, cwd, ws, highest('workspace.default_infra', wsDefaults), Boolean(opts.requireInfra)) : { warnings: [] as string[] };
   if (!ws && opts.requireInfra) throw requireWorkspaceError();
   for (const w of infraRes.warnings) warn('CONFIG_INFRA_DEFAULT', w, 'workspace');
-  const envLayerData = fileLayer('env', ws && join(ws.path, 'config', `${environment.name}.toml`), environment.name);
-  const infra = fileLayer('infra', ws && infraRes.name ? join(ws.path, 'infra', infraRes.name, 'config.toml') : undefined, infraRes.name);
+  const envLayerData = fileLayer('env', pick('env', ws && join(ws.path, 'config', `${environment.name}.toml`)), environment.name);
+  const infra = fileLayer('infra', pick('infra', ws && infraRes.name ? join(ws.path, 'infra', infraRes.name, 'config.toml') : undefined), infraRes.name);
 
   const layerData = [system, user, workspace, envLayerData, infra, local, envvar, cli];
 
@@ -190,14 +193,14 @@ export function buildState(opts: LoadOptions): State {
     environment: environment.name,
     infra: infraRes.name,
   };
-  workspaceChecks(ws, workspace, values, problems);
+  if (!only || only.layer === 'workspace') workspaceChecks(ws, workspace, values, problems);
 
   const layers: LayerInfo[] = [
     { layer: 'default', label: `default+mode:${mode}`, exists: true, values: Object.keys(KEYS).length },
     ...layerData.map((l) => ({ layer: l.layer, label: labelOf(l), file: l.file, exists: l.exists || ((l.layer === 'envvar' || l.layer === 'cli') && l.leaves.length > 0), values: l.leaves.length })),
   ];
 
-  const config = freeze({ target, dirs, mode, values, entries, layers, unresolved: Object.fromEntries(interp.unresolved), problems });
+  const config = freeze({ target, dirs, mode, values, entries, layers, layerData, unresolved: Object.fromEntries(interp.unresolved), problems });
   return { config, problems, layerData };
 }
 
@@ -470,7 +473,7 @@ function readdirNames(dir: string): string[] {
 /** The frozen snapshot handed to commands (§2.5 step 8). */
 function freeze(s: {
   target: Target; dirs: UserDirs; mode: string; values: Map<string, unknown>; entries: Map<string, Entry>;
-  layers: LayerInfo[]; unresolved: Record<string, string>; problems: Problem[];
+  layers: LayerInfo[]; layerData: LayerData[]; unresolved: Record<string, string>; problems: Problem[];
 }): Config {
   const tree: Record<string, unknown> = {};
   for (const [key, value] of [...s.values].sort(([a], [b]) => a.localeCompare(b))) {
@@ -500,6 +503,14 @@ function freeze(s: {
     get,
     origin: (key) => s.entries.get(key)?.origin,
     history: (key) => s.entries.get(key)?.history ?? [],
+    layerLeaves: (layer: string): Leaf[] => {
+      if (layer === 'default') {
+        return [...s.entries].filter(([, e]) => ['default', 'mode'].includes(e.history[0]!.origin.layer)).sort(([a], [b]) => a.localeCompare(b))
+          .map(([key, e]) => ({ key, value: e.history[0]!.value, origin: e.history[0]!.origin, history: [e.history[0]!] }));
+      }
+      const data = s.layerData.find((l) => l.layer === layer);
+      return (data?.leaves ?? []).map((l) => ({ ...l, history: [{ origin: l.origin, value: l.value }] })).sort((a, b) => a.key.localeCompare(b.key));
+    },
     leaves: (): Leaf[] => [...s.values.keys()].sort().map((key) => {
       const e = s.entries.get(key)!;
       return { key, value: s.values.get(key), origin: e.origin, history: e.history };
