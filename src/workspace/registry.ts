@@ -1,9 +1,9 @@
-import { mkdirSync, readFileSync, renameSync, writeFileSync, rmSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { mkdirSync, readFileSync, realpathSync, renameSync, writeFileSync, rmSync } from 'node:fs';
+import { dirname, join, relative, resolve, sep } from 'node:path';
 import lockfile from 'proper-lockfile';
 import { parse, stringify, TomlDate, TomlError } from 'smol-toml';
 import { ProvError } from '../errors/index.js';
-import type { UserDirs } from '../config/paths.js';
+import { expandHome, type UserDirs } from '../config/paths.js';
 
 /**
  * The workspace registry `<config home>/workspaces.toml` (spec/config.md §11): which
@@ -63,7 +63,7 @@ export function readRegistry(dirs: UserDirs): WorkspaceRegistry {
     const e = raw as Record<string, unknown>;
     if (typeof e !== 'object' || e === null || typeof e.path !== 'string') throw invalid(file, `[workspaces.${name}] needs a string \`path\``);
     const entry: RegistryEntry = { path: e.path };
-    if (e.last_used !== undefined) entry.last_used = e.last_used instanceof Date ? e.last_used.toISOString() : String(e.last_used);
+    if (e.last_used !== undefined) entry.last_used = e.last_used instanceof Date ? e.last_used.toISOString().replace(/\.000Z$/, 'Z') : String(e.last_used);
     for (const k of ['default_infra', 'default_environment'] as const) {
       if (e[k] !== undefined) {
         if (typeof e[k] !== 'string') throw invalid(file, `[workspaces.${name}].${k} must be a string`);
@@ -126,4 +126,43 @@ export async function updateRegistry<T>(dirs: UserDirs, change: (reg: WorkspaceR
   } finally {
     await release();
   }
+}
+
+// ── paths and times of entries ──────────────────────────────────────────────────
+
+type Env = Record<string, string | undefined>;
+
+/** Symlinks resolved where the path exists, so `/tmp/x` and its real path compare equal. */
+export function canonicalPath(p: string): string {
+  try {
+    return realpathSync(p);
+  } catch {
+    return resolve(p);
+  }
+}
+
+/** The absolute directory of an entry (`~` expanded). */
+export function entryPath(entry: RegistryEntry, env: Env): string {
+  return resolve(expandHome(entry.path, env));
+}
+
+/** How a directory is written into the registry: `~/…` below the home directory, else absolute. */
+export function storedPath(abs: string, env: Env): string {
+  const home = env.HOME;
+  if (home) {
+    const rel = relative(resolve(home), abs);
+    if (rel && !rel.startsWith('..') && !rel.startsWith(sep) && !rel.includes(`..${sep}`)) return `~/${rel.split(sep).join('/')}`;
+  }
+  return abs;
+}
+
+/** The registered name of a directory, if any (names and paths are unique). */
+export function nameOfPath(reg: WorkspaceRegistry, abs: string, env: Env): string | undefined {
+  const want = canonicalPath(abs);
+  return Object.entries(reg.workspaces).find(([, e]) => canonicalPath(entryPath(e, env)) === want)?.[0];
+}
+
+/** `last_used` values: UTC, whole seconds. */
+export function registryNow(): string {
+  return new Date().toISOString().replace(/\.\d{3}Z$/, 'Z');
 }

@@ -1,0 +1,69 @@
+import type Database from 'better-sqlite3';
+import { ProvError } from '../../errors/index.js';
+
+/**
+ * Numbered schema migrations of the workspace state database. Append only: a released
+ * entry is never edited or renumbered (databases in the field record which ones ran).
+ * Later issues add their tables here (resources and locks, workflows and checkpoints).
+ */
+export interface SchemaMigration {
+  version: number;
+  name: string;
+  sql: string;
+}
+
+export const SCHEMA_MIGRATIONS: readonly SchemaMigration[] = [
+  {
+    version: 1,
+    name: 'workspace_migrations',
+    sql: `
+      CREATE TABLE workspace_migrations (
+        id           INTEGER PRIMARY KEY AUTOINCREMENT,
+        from_version INTEGER NOT NULL,
+        to_version   INTEGER NOT NULL,
+        step         TEXT    NOT NULL,
+        started_at   TEXT    NOT NULL,
+        finished_at  TEXT    NOT NULL,
+        success      INTEGER NOT NULL CHECK (success IN (0, 1)),
+        notes        TEXT    NOT NULL DEFAULT ''
+      );`,
+  },
+];
+
+export const LATEST_SCHEMA = SCHEMA_MIGRATIONS.reduce((m, s) => Math.max(m, s.version), 0);
+
+export function schemaVersion(db: Database.Database): number {
+  const hasTable = db.prepare(`SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'schema_migrations'`).get();
+  if (!hasTable) return 0;
+  const row = db.prepare('SELECT MAX(version) AS v FROM schema_migrations').get() as { v: number | null };
+  return row.v ?? 0;
+}
+
+/**
+ * Bring the schema up to LATEST_SCHEMA, one transaction per migration. `beforeUpgrade`
+ * runs once before the first pending migration of a database that already has a schema
+ * (the caller snapshots the file then). A schema newer than this CLI knows is refused.
+ */
+export function migrateSchema(db: Database.Database, file: string, beforeUpgrade?: (from: number) => void): { from: number; to: number } {
+  db.exec(`CREATE TABLE IF NOT EXISTS schema_migrations (
+    version    INTEGER PRIMARY KEY,
+    name       TEXT NOT NULL,
+    applied_at TEXT NOT NULL
+  )`);
+  const from = schemaVersion(db);
+  if (from > LATEST_SCHEMA) {
+    throw new ProvError('WORKSPACE_TOO_NEW', `state database schema version ${from} is newer than this provisioning knows (${LATEST_SCHEMA})`, {
+      location: { file }, hint: 'upgrade provisioning; the database was not changed',
+    });
+  }
+  const pending = SCHEMA_MIGRATIONS.filter((m) => m.version > from).sort((a, b) => a.version - b.version);
+  if (pending.length > 0 && from > 0) beforeUpgrade?.(from);
+  const record = db.prepare('INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)');
+  for (const m of pending) {
+    db.transaction(() => {
+      db.exec(m.sql);
+      record.run(m.version, m.name, new Date().toISOString());
+    })();
+  }
+  return { from, to: Math.max(from, LATEST_SCHEMA) };
+}

@@ -1,0 +1,56 @@
+import { existsSync, mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import Database from 'better-sqlite3';
+import { ProvError } from '../../errors/index.js';
+import { backupsDir, fileStamp, stateDir } from '../../workspace/layout.js';
+import { migrateSchema } from './migrations.js';
+
+/**
+ * The workspace state database `<ws>/.provisioning/state.db` (spec/config.md §1.3):
+ * SQLite in WAL mode, schema brought up to date on open.
+ */
+
+export const stateDbFile = (wsPath: string) => join(stateDir(wsPath), 'state.db');
+
+export function openStateDb(wsPath: string, opts: { busyTimeoutMs?: number } = {}): Database.Database {
+  const file = stateDbFile(wsPath);
+  mkdirSync(stateDir(wsPath), { recursive: true, mode: 0o700 });
+  let db: Database.Database;
+  try {
+    db = new Database(file, { timeout: opts.busyTimeoutMs ?? 5000 });
+    db.pragma('journal_mode = WAL');
+    db.pragma('foreign_keys = ON');
+  } catch (e) {
+    throw new ProvError('OPERATION_FAILED', `cannot open the state database: ${(e as Error).message}`, {
+      location: { file }, hint: 'check that the file is a SQLite database and not locked by a crashed process', cause: e,
+    });
+  }
+  try {
+    // A file-based database is copied before its schema changes (spec/config.md §12).
+    migrateSchema(db, file, (from) => snapshotStateDb(db, join(backupsDir(wsPath), `state_v${from}_${fileStamp()}.db`)));
+  } catch (e) {
+    db.close();
+    throw e;
+  }
+  return db;
+}
+
+/** A consistent copy of an open database (WAL content included) into a new file. */
+export function snapshotStateDb(db: Database.Database, dest: string): void {
+  mkdirSync(join(dest, '..'), { recursive: true, mode: 0o700 });
+  if (existsSync(dest)) throw new ProvError('ALREADY_EXISTS', `snapshot target exists: ${dest}`);
+  db.prepare('VACUUM INTO ?').run(dest);
+}
+
+/** Snapshot the state database of a workspace without migrating it; false when it has none. */
+export function snapshotStateDbFile(wsPath: string, dest: string): boolean {
+  const file = stateDbFile(wsPath);
+  if (!existsSync(file)) return false;
+  const db = new Database(file, { readonly: true, fileMustExist: true });
+  try {
+    snapshotStateDb(db, dest);
+  } finally {
+    db.close();
+  }
+  return true;
+}
