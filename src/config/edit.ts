@@ -2,7 +2,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { ProvError } from '../errors/index.js';
 import { configInvalid, readLayerText, type LoadOptions } from './index.js';
-import { classify, isEncrypted, isSecretKey, parseText } from './keys.js';
+import { checkType, classify, isEncrypted, isSecretKey, parseText } from './keys.js';
 import { buildState } from './load.js';
 import type { Problem } from './problems.js';
 import { TomlSyntaxError, setKeyText, tomlLiteral, unifiedDiff, unsetKeyText } from './toml.js';
@@ -24,7 +24,11 @@ const signature = (p: Problem) => `${p.code}|${p.layer}|${p.path ?? ''}|${p.vari
 /** The value text of `config set`, typed by the key (like an environment variable). */
 export function typedValue(key: string, text: string): unknown {
   const c = classify(key.split('.'));
-  return c.kind === 'key' ? parseText(c.spec, text) : text;
+  if (c.kind !== 'key') return text;
+  const v = parseText(c.spec, text);
+  const r = checkType(key, c.spec, v);
+  return 'value' in r ? r.value : v; // canonical spelling (`multi-user` → `multiuser`); errors surface in validation
+
 }
 
 export function planEdit(opts: LoadOptions, file: string, path: string[], change: { set: unknown } | { unset: true }): PlannedEdit {
