@@ -80,7 +80,7 @@ export function buildState(opts: LoadOptions): State {
       raw = tomlLeaves(parseTomlDoc(text));
     } catch (e) {
       if (!(e instanceof TomlSyntaxError)) throw e;
-      problems.push({ code: 'CONFIG_PARSE', severity: 'error', layer: labelOf(data), file, line: e.line, column: e.column, message: `${file}:${e.line}:${e.column}: invalid TOML: ${e.message}`, hint: 'fix the syntax at that position (TOML 1.0)' });
+      problems.push({ code: 'CONFIG_PARSE', severity: 'error', layer: labelOf(data), file, line: e.line, column: e.column, message: `invalid TOML: ${e.message}`, hint: 'fix the syntax at that position (TOML 1.0)' });
       return data;
     }
     for (const leaf of raw) {

@@ -1,3 +1,4 @@
+import { parse as smolParse, TomlError } from 'smol-toml';
 import { getStaticTOMLValue, parseTOML, type AST } from 'toml-eslint-parser';
 
 /**
@@ -23,8 +24,14 @@ export function parseTomlDoc(text: string): AST.TOMLProgram {
     return parseTOML(text, { tomlVersion: '1.0' });
   } catch (e) {
     const pe = e as { message: string; lineNumber?: number; column?: number };
-    if (typeof pe.lineNumber === 'number') throw new TomlSyntaxError(pe.message, pe.lineNumber, (pe.column ?? 0) + 1);
-    throw e;
+    if (typeof pe.lineNumber !== 'number') throw e;
+    // smol-toml often places the error better (the line of `key =` rather than the next one).
+    try {
+      smolParse(text);
+    } catch (s) {
+      if (s instanceof TomlError && s.line <= pe.lineNumber) throw new TomlSyntaxError(pe.message, s.line, s.column);
+    }
+    throw new TomlSyntaxError(pe.message, pe.lineNumber, (pe.column ?? 0) + 1);
   }
 }
 
