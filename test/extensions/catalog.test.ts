@@ -200,11 +200,11 @@ function describeTaskserv(ext: Extension) {
       const secretKeys = Object.entries(settingsSchema).filter(([, f]) => f.type === 'secret').map(([k]) => k);
       for (const s of Object.values(scripts)) {
         const text = readFileSync(join(ext.dir, s.run as string), 'utf8');
-        for (const k of secretKeys) assert.doesNotMatch(text, new RegExp(`settings\\.${k}\\b`), `${String(s.run)} interpolates settings.${k}`);
+        for (const k of secretKeys) assert.doesNotMatch(text, new RegExp(`\\{[{%][^}]*settings\\.${k}\\b`), `${String(s.run)} interpolates settings.${k}`);
       }
       for (const { c } of checks) {
         if (typeof c.command !== 'string') continue;
-        for (const k of secretKeys) assert.doesNotMatch(c.command, new RegExp(`settings\\.${k}\\b`), 'secrets reach checks through env');
+        for (const k of secretKeys) assert.doesNotMatch(c.command, new RegExp(`\\{[{%][^}]*settings\\.${k}\\b`), 'secrets reach checks through env');
       }
     });
   });

@@ -1,0 +1,10 @@
+#!/bin/sh
+# Stop the exporter. Idempotent.
+set -eu
+if [ -d /run/systemd/system ]; then
+  systemctl stop prometheus-node-exporter
+else
+  start-stop-daemon --stop --quiet --oknodo --retry TERM/10/KILL/5 \
+    --pidfile /run/prometheus-node-exporter.pid --exec /usr/bin/prometheus-node-exporter
+  rm -f /run/prometheus-node-exporter.pid
+fi
