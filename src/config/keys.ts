@@ -1,4 +1,4 @@
-import { validRange } from 'semver';
+import validRange from 'semver/ranges/valid.js';
 import { parse as parseToml } from 'smol-toml';
 import { nameProblem } from '../model/names.js';
 import { closest } from '../cli/suggest.js';

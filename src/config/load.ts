@@ -1,6 +1,6 @@
 import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { satisfies } from 'semver';
+import satisfies from 'semver/functions/satisfies.js';
 import { parse as parseToml } from 'smol-toml';
 import { cliVersion } from '../cli/main.js';
 import { ProvError, dropUndefined } from '../errors/index.js';
