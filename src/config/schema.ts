@@ -84,7 +84,7 @@ const LOCAL: Record<string, KeySpec> = {
 
   'workspace.name': { type: 'name', scope: 'workspace-file', note: 'required in the workspace file' },
   'workspace.description': s(),
-  'workspace.format_version': int(FORMAT_VERSION, 1, undefined, { scope: 'workspace-file' }),
+  'workspace.format_version': int(FORMAT_VERSION, 0, undefined, { scope: 'workspace-file' }),
   'workspace.requires': { type: 'semver-range', default: '', scope: 'workspace-file' },
   'workspace.default_environment': { type: 'name', default: 'dev', scope: 'workspace-defaults' },
   'workspace.default_infra': { type: 'name', default: '', scope: 'workspace-defaults' },
