@@ -237,3 +237,223 @@ function renderCheck(c: Table, ctx: Table): Table {
   }
   return out;
 }
+
+for (const ext of byKind('cluster')) {
+  describe(`cluster/${ext.name}: components`, () => {
+    const components = ((ext.manifest.cluster as Table).components ?? []) as Table[];
+
+    it('places catalog taskservs with satisfiable versions, valid settings and known placement', () => {
+      assert.ok(components.length > 0);
+      const names = components.map((c) => c.name as string);
+      assert.equal(new Set(names).size, names.length, 'component names are unique');
+      for (const c of components) {
+        assert.match(c.name as string, /^[a-z][a-z0-9_-]{0,62}$/);
+        const ts = find('taskserv', c.taskserv as string);
+        assert.ok(ts, `${String(c.name)}: taskserv ${String(c.taskserv)} is in the catalog`);
+        if (c.version !== undefined) assert.ok(semver.satisfies((ts.manifest.extension as Table).version as string, c.version as string), `${String(c.name)}: ${String(c.version)}`);
+        const schema = ts.manifest.settings as Record<string, Table>;
+        for (const [k, v] of Object.entries((c.settings ?? {}) as Table)) {
+          assert.ok(schema[k], `${String(c.name)}.settings.${k} is a setting of ${ts.name}`);
+          assert.deepEqual(valueProblems(schema[k]!, v, `${String(c.name)}.settings.${k}`), []);
+        }
+        const p = c.placement as Table;
+        assert.ok(p.all === true || Array.isArray(p.servers) || isTable(p.labels), `${String(c.name)}: placement`);
+        for (const a of (c.after ?? []) as string[]) assert.ok(names.includes(a), `${String(c.name)}: after ${a} names a component`);
+      }
+    });
+
+    it('orders components without a cycle, respecting the taskservs\' own requirements', () => {
+      const edges = new Map(components.map((c) => [c.name as string, new Set((c.after ?? []) as string[])]));
+      for (const c of components) {
+        const requires = ((find('taskserv', c.taskserv as string).manifest.dependencies as Table | undefined)?.requires ?? {}) as Table;
+        for (const other of components) if (other.taskserv as string in requires) edges.get(c.name as string)!.add(other.name as string);
+      }
+      const order: string[] = [];
+      const visiting = new Set<string>();
+      const visit = (n: string) => {
+        if (order.includes(n)) return;
+        assert.ok(!visiting.has(n), `cycle through ${n}`);
+        visiting.add(n);
+        for (const d of edges.get(n)!) visit(d);
+        order.push(n);
+      };
+      for (const n of edges.keys()) visit(n);
+      for (const [n, deps] of edges) for (const d of deps) assert.ok(order.indexOf(d) < order.indexOf(n));
+    });
+  });
+}
+
+describe('cluster layouts', () => {
+  it('web-stack: postgres first, nginx on the web servers behind haproxy, no shared port', () => {
+    const comps = Object.fromEntries(((find('cluster', 'web-stack').manifest.cluster as Table).components as Table[]).map((c) => [c.name, c]));
+    assert.deepEqual([comps.db!.taskserv, comps.app!.taskserv, comps.lb!.taskserv], ['postgres', 'nginx', 'haproxy']);
+    const app = comps.app!.settings as Table;
+    const lb = comps.lb!.settings as Table;
+    assert.notEqual(app.port, lb.port, 'nginx and haproxy share the web servers');
+    assert.equal(lb.backend_port, app.port);
+    assert.equal(lb.backend_component, 'app');
+  });
+
+  it('k8s-single: kubernetes after containerd and etcd, on one server', () => {
+    const comps = (find('cluster', 'k8s-single').manifest.cluster as Table).components as Table[];
+    assert.deepEqual(comps.map((c) => c.taskserv), ['containerd', 'etcd', 'kubernetes']);
+    for (const c of comps) assert.equal((c.placement as Table).count, 1);
+    const k8s = find('taskserv', 'kubernetes').manifest.dependencies as Table;
+    assert.deepEqual(Object.keys(k8s.requires as Table).sort(), ['containerd', 'etcd']);
+  });
+});
+
+// config.md §3.7: the keys each built-in provider's [config] must accept.
+const PROVIDER_CONFIG_KEYS: Record<string, string[]> = {
+  local: ['socket', 'network', 'image', 'transport', 'pull', 'zone', 'plan'],
+  static: ['zone', 'verify_os'],  // config.md: {} plus the common zone; verify_os is this manifest's own
+  upcloud: ['username', 'password', 'api_url', 'zone', 'plan', 'image', 'storage_tier', 'timeout'],
+  aws: ['zone', 'plan', 'image', 'profile', 'access_key_id', 'secret_access_key', 'vpc_id', 'subnet_id', 'timeout'],
+};
+
+for (const ext of byKind('provider')) {
+  describe(`provider/${ext.name}: manifest`, () => {
+    const m = ext.manifest;
+    const pricing = m.pricing as Table;
+    const plans = pricing.plans as Table[];
+    const config = m.config as Record<string, Table>;
+
+    it('declares the provider interface and its capabilities', () => {
+      const p = m.provider as Table;
+      assert.equal(p.interface, 1);
+      assert.ok(['ssh', 'exec'].includes(p.transport as string));
+      assert.ok(typeof p.entry === 'string' && insideExtension(ext.dir, p.entry), 'entry is a path inside the extension');
+      assert.ok(typeof p.default_user === 'string');
+      const caps = m.capabilities as Table;
+      assert.deepEqual(Object.keys(caps).sort(), ['custom_plans', 'firewall', 'pricing', 'private_networks', 'public_ipv6', 'resize', 'storage', 'user_data']);
+      for (const v of Object.values(caps)) assert.equal(typeof v, 'boolean');
+    });
+
+    it('accepts the config keys of config.md §3.7, with credentials optional (check mode needs none)', () => {
+      for (const k of PROVIDER_CONFIG_KEYS[ext.name]!) assert.ok(config[k], `[config].${k}`);
+      for (const [k, f] of Object.entries(config)) if (f.type === 'secret') assert.notEqual(f.required, true, `${k} must not be required`);
+    });
+
+    it('has a static catalog containing its default zone and plan, and a price table', () => {
+      const catalogZones = (m.catalog as Table).zones as string[];
+      assert.ok(catalogZones.includes(config.zone!.default as string), 'default zone is in the catalog');
+      if (config.plan?.default !== undefined) assert.ok(plans.some((p) => p.name === config.plan!.default), 'default plan is priced');
+      assert.match(pricing.currency as string, /^[A-Z]{3}$/);
+      assert.ok(['api', 'static'].includes(pricing.source as string));
+      for (const p of plans) {
+        assert.ok(Number.isInteger(p.cores) && (p.cores as number) > 0, `${String(p.name)}.cores`);
+        assert.ok(typeof p.memory === 'string' && valueProblems({ type: 'size' }, p.memory, 'memory').length === 0, `${String(p.name)}.memory`);
+        assert.ok(typeof p.hourly === 'number' && typeof p.monthly === 'number' && p.hourly >= 0);
+      }
+      if (['local', 'static'].includes(ext.name)) assert.ok(plans.every((p) => p.hourly === 0 && p.monthly === 0), 'free');
+    });
+  });
+}
+
+describe('provider pricing figures', () => {
+  it('upcloud: standard plans 1xCPU-1GB … 8xCPU-32GB; monthly = 672 h × hourly', () => {
+    const plans = (find('provider', 'upcloud').manifest.pricing as Table).plans as Table[];
+    for (const n of ['1xCPU-1GB', '1xCPU-2GB', '2xCPU-4GB', '4xCPU-8GB', '6xCPU-16GB', '8xCPU-32GB']) assert.ok(plans.some((p) => p.name === n), n);
+    for (const p of plans) assert.ok(Math.abs((p.hourly as number) * 672 - (p.monthly as number)) < 0.1, String(p.name));
+  });
+
+  it('aws: t3 and m6i sizes; monthly = 730 h × hourly; the shop example\'s t3.small exists', () => {
+    const plans = (find('provider', 'aws').manifest.pricing as Table).plans as Table[];
+    assert.ok(plans.some((p) => p.name === 't3.small') && plans.some((p) => String(p.name).startsWith('m6i.')));
+    for (const p of plans) assert.ok(Math.abs((p.hourly as number) * 730 - (p.monthly as number)) < 0.01, String(p.name));
+  });
+
+  it('static: an address is required for every server', () => {
+    const ss = find('provider', 'static').manifest.server_settings as Record<string, Table>;
+    assert.equal(ss.address!.required, true);
+  });
+});
+
+// What the rendered configuration must say: settings really reach the files the daemons read.
+describe('rendered configuration content', () => {
+  const renderFile = (name: string, source: string, settings: Table = {}, cluster?: Table) => {
+    const ext = find('taskserv', name);
+    const all = deepMerge(sampleSettings(ext.manifest.settings as Table), settings);
+    return render(readFileSync(join(ext.dir, source), 'utf8'), sampleContext(ext, all, 'default', cluster));
+  };
+  const cluster = { name: 'storefront', settings: { domain: 'shop.example.com' }, members: { db: [SERVERS[0]], app: [SERVERS[1], SERVERS[2]], lb: [SERVERS[1]] } };
+
+  it('redis: port, memory in redis units, password only in the 0600 include, escaped', () => {
+    const conf = renderFile('redis', 'templates/redis.conf.j2', { port: 6380, maxmemory: '2GiB' });
+    assert.match(conf, /^port 6380$/m);
+    assert.match(conf, /^maxmemory 2gb$/m);
+    assert.match(conf, /^include \/etc\/redis\/provisioning-auth\.conf$/m);
+    assert.doesNotMatch(conf, /s3cr3t/);
+    assert.match(renderFile('redis', 'templates/auth.conf.j2', { password: 'a"b\\c' }), /^requirepass "a\\"b\\\\c"$/m);
+    assert.match(renderFile('redis', 'templates/redis.conf.j2', { maxmemory: 300 }), /^maxmemory 300mb$/m);
+  });
+
+  it('postgres: sizes in PostgreSQL units, hba_file, cluster members allowed by private address', () => {
+    const conf = renderFile('postgres', 'templates/postgresql.conf.j2', { shared_buffers: '2GiB', work_mem: '512KiB' });
+    assert.match(conf, /^shared_buffers = 2GB$/m);
+    assert.match(conf, /^work_mem = 512kB$/m);
+    assert.match(conf, /^hba_file = '\/etc\/provisioning\/postgres\/pg_hba\.conf'$/m);
+    const hba = renderFile('postgres', 'templates/pg_hba.conf.j2', { allowed_networks: ['10.9.0.0/16'] }, cluster);
+    assert.match(hba, /^host\s+all\s+all\s+10\.9\.0\.0\/16\s+scram-sha-256$/m);
+    assert.match(hba, /^host\s+all\s+all\s+10\.20\.0\.12\/32\s+scram-sha-256\s+# web-02 \(app\)$/m);
+    assert.doesNotMatch(renderFile('postgres', 'templates/pg_hba.conf.j2'), /10\.20\.0\.12/);
+  });
+
+  it('nginx: worker_processes auto or a number, health location with the hostname, upstream proxying', () => {
+    assert.match(renderFile('nginx', 'templates/nginx.conf.j2'), /^worker_processes auto;$/m);
+    assert.match(renderFile('nginx', 'templates/nginx.conf.j2', { worker_processes: 2 }), /^worker_processes 2;$/m);
+    const site = renderFile('nginx', 'templates/site.conf.j2', { port: 8080 }, cluster);
+    assert.match(site, /listen 8080 default_server;/);
+    assert.match(site, /server_name _ shop\.example\.com;/);
+    assert.match(site, /return 200 "ok web-01\\n";/);
+    assert.match(renderFile('nginx', 'templates/site.conf.j2', { upstream: 'http://127.0.0.1:3000' }), /proxy_pass http:\/\/127\.0\.0\.1:3000;/);
+  });
+
+  it('haproxy: backends from settings or from the cluster component, health gated on a live backend', () => {
+    const placed = renderFile('haproxy', 'templates/haproxy.cfg.j2', { backend_port: 8080 }, cluster);
+    assert.match(placed, /^\s+server web-01 10\.20\.0\.11:8080$/m);
+    assert.match(placed, /^\s+server web-02 10\.20\.0\.12:8080$/m);
+    assert.match(placed, /nbsrv\(be_app\) lt 1/);
+    const listed = renderFile('haproxy', 'templates/haproxy.cfg.j2', { backends: [{ name: 'api', address: '10.0.0.5', port: 3000 }], timeout_client: 30 });
+    assert.match(listed, /^\s+server api 10\.0\.0\.5:3000$/m);
+    assert.match(listed, /^\s+timeout client 30s$/m);
+    const alone = renderFile('haproxy', 'templates/haproxy.cfg.j2');
+    assert.doesNotMatch(alone, /^\s+server /m);
+    assert.doesNotMatch(alone, /nbsrv/, 'without backends the health answer is 200');
+  });
+
+  it('etcd: single member on the listen address, a cluster of members by private address, quota in bytes', () => {
+    const single = renderFile('etcd', 'templates/etcd.env.j2');
+    assert.match(single, /^ETCD_INITIAL_CLUSTER="web-01=http:\/\/127\.0\.0\.1:2380"$/m);
+    assert.match(single, /^ETCD_QUOTA_BACKEND_BYTES="2147483648"$/m);
+    const three = renderFile('etcd', 'templates/etcd.env.j2', {}, { name: 'kv', settings: {}, members: { etcd: SERVERS } });
+    assert.match(three, /^ETCD_INITIAL_CLUSTER="db-01=http:\/\/10\.20\.0\.21:2380,web-01=http:\/\/10\.20\.0\.11:2380,web-02=http:\/\/10\.20\.0\.12:2380"$/m);
+    assert.match(three, /^ETCD_LISTEN_CLIENT_URLS="http:\/\/127\.0\.0\.1:2379,http:\/\/10\.20\.0\.11:2379"$/m);
+  });
+
+  it('containerd: CRI sandbox image, cgroup driver and mirrors', () => {
+    const conf = renderFile('containerd', 'templates/config.toml.j2', { systemd_cgroup: false, registry_mirrors: ['https://mirror.example.com'] });
+    assert.match(conf, /SystemdCgroup = false/);
+    assert.match(conf, /sandbox_image = "registry\.k8s\.io\/pause:3\.9"/);
+    assert.match(conf, /endpoint = \["https:\/\/mirror\.example\.com"\]/);
+  });
+
+  it('kubernetes: kubeadm config with the external etcd, containerd socket and no taint on a single node', () => {
+    const conf = renderFile('kubernetes', 'templates/kubeadm-config.yaml.j2');
+    assert.match(conf, /criSocket: unix:\/\/\/run\/containerd\/containerd\.sock/);
+    assert.match(conf, /external:\n\s+endpoints:\n\s+- "http:\/\/127\.0\.0\.1:2379"/);
+    assert.match(conf, /advertiseAddress: "10\.20\.0\.11"/);
+    assert.match(conf, /taints: \[\]/);
+    assert.doesNotMatch(renderFile('kubernetes', 'templates/kubeadm-config.yaml.j2', { schedule_on_control_plane: false }), /taints/);
+  });
+
+  it('node-exporter: listen address, bracketed IPv6, collectors', () => {
+    assert.match(renderFile('node-exporter', 'templates/node-exporter.default.j2', { collectors_enabled: ['processes'], collectors_disabled: ['wifi'] }),
+      /^ARGS="--web\.listen-address=0\.0\.0\.0:9100 --collector\.textfile\.directory=\/var\/lib\/prometheus\/node-exporter --collector\.processes --no-collector\.wifi"$/m);
+    assert.match(renderFile('node-exporter', 'templates/node-exporter.default.j2', { listen_address: '::1' }), /--web\.listen-address=\[::1\]:9100/);
+  });
+
+  it('an undefined variable is a render error, not an empty string', () => {
+    assert.throws(() => render('port {{ settings.nope }}', { settings: {} }), /undefined|null/);
+  });
+});
