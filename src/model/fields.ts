@@ -238,3 +238,21 @@ function anchored(p: string): RegExp {
   if (!re) { re = new RegExp(`^(?:${p})$`); patternCache.set(p, re); }
   return re;
 }
+
+/**
+ * Settings in canonical form (§7): sizes as MiB and durations as seconds, per the field types;
+ * everything else unchanged. Call on validated values only.
+ */
+export function normalizeFieldValues(table: FieldTable, value: Record<string, unknown>): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(value)) out[k] = table[k] ? normalizeOne(table[k], v) : v;
+  return out;
+}
+
+function normalizeOne(f: FieldSchema, v: unknown): unknown {
+  if (f.type === 'size' && (typeof v === 'string' || typeof v === 'number')) return parseSize(v) ?? v;
+  if (f.type === 'duration' && (typeof v === 'string' || typeof v === 'number')) return parseDuration(v) ?? v;
+  if (f.type === 'table' && f.fields && isTable(v)) return normalizeFieldValues(f.fields, v);
+  if (f.type === 'array' && f.items && Array.isArray(v)) return v.map((x) => normalizeOne(f.items!, x));
+  return v;
+}

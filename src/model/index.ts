@@ -24,3 +24,16 @@
  */
 
 export { NAME_RE, nameProblem, suggestName } from './names.js';
+export * from './scalars.js';
+export * from './schema.js';
+export * from './manifest.js';
+export * from './fields.js';
+export * from './problems.js';
+export * from './validate.js';
+export * from './rules.js';
+export * from './load.js';
+export * from './discover.js';
+export * from './resolve.js';
+export * from './canonical.js';
+export * from './json-schema.js';
+export { tsLoaderStats } from './ts-load.js';

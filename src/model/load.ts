@@ -94,17 +94,20 @@ function parseTomlText(text: string, file: string): LoadedDefinition {
     }
     throw e;
   }
-  return { file, format: 'toml', data: plainDates(data), locate: lazyLocator(() => tomlIndex(text)) };
+  return { file, format: 'toml', data: plainToml(data), locate: lazyLocator(() => tomlIndex(text)) };
 }
 
-/** TOML dates are not part of any schema; keep them as their text so validation reports them plainly. */
-function plainDates(v: unknown): unknown {
+/**
+ * smol-toml returns null-prototype tables and Date objects: make them the same plain data the
+ * other formats give (dates as their ISO text, which validation then reports plainly).
+ */
+function plainToml(v: unknown): unknown {
   if (v instanceof Date) return v.toISOString();
-  if (Array.isArray(v)) { for (let i = 0; i < v.length; i++) v[i] = plainDates(v[i]); return v; }
+  if (Array.isArray(v)) return v.map(plainToml);
   if (v && typeof v === 'object') {
-    const o = v as Record<string, unknown>;
-    for (const k of Object.keys(o)) o[k] = plainDates(o[k]);
-    // smol-toml's TomlDate extends Date; anything else is a plain table
+    const out: Record<string, unknown> = {};
+    for (const k of Object.keys(v)) out[k] = plainToml((v as Record<string, unknown>)[k]);
+    return out;
   }
   return v;
 }

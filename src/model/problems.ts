@@ -243,7 +243,7 @@ function translate(iss: Issue, at: PathSegment[], root: AnySchema, input: unknow
         out.push(pending(actual === undefined ? 'DEF_REQUIRED' : 'DEF_ENUM', at, `one of ${opts.map((o) => JSON.stringify(o)).join(', ')}`, actual));
         return;
       }
-      const options = iss.errors.filter((errs) => !errs.some((e) => e.code === 'invalid_type' && e.path.length === 0));
+      const options = iss.errors.filter((errs) => !errs.some((e) => (e.code === 'invalid_type' || e.code === 'invalid_value') && e.path.length === 0));
       if (options.length === 0) { out.push(pending('DEF_TYPE', at, expected(), actual)); return; }
       const best = options.reduce((a, b) => (b.length < a.length ? b : a));
       for (const inner of best) translate(inner as Issue, [...at, ...(inner.path as PathSegment[])], root, input, out);
