@@ -79,12 +79,19 @@ export function readRegistry(dirs: UserDirs): WorkspaceRegistry {
   return out;
 }
 
+/** `last_used` in whole seconds, as spec/config.md §11 shows it (TomlDate always writes milliseconds). */
+class SecondsDate extends TomlDate {
+  override toISOString(): string {
+    return super.toISOString().replace(/\.000Z$/, 'Z');
+  }
+}
+
 function serialize(reg: WorkspaceRegistry): string {
   const workspaces: Record<string, Record<string, unknown>> = {};
   for (const name of Object.keys(reg.workspaces).sort()) {
     const e = reg.workspaces[name]!;
     const t: Record<string, unknown> = { path: e.path };
-    if (e.last_used) t.last_used = new TomlDate(e.last_used);
+    if (e.last_used) t.last_used = new SecondsDate(e.last_used);
     if (e.default_infra) t.default_infra = e.default_infra;
     if (e.default_environment) t.default_environment = e.default_environment;
     workspaces[name] = t;

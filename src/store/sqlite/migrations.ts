@@ -44,19 +44,22 @@ export function schemaVersion(db: Database.Database): number {
  * runs once before the first pending migration of a database that already has a schema
  * (the caller snapshots the file then). A schema newer than this CLI knows is refused.
  */
-export function migrateSchema(db: Database.Database, file: string, beforeUpgrade?: (from: number) => void): { from: number; to: number } {
+export function migrateSchema(
+  db: Database.Database, file: string, beforeUpgrade?: (from: number) => void, migrations: readonly SchemaMigration[] = SCHEMA_MIGRATIONS,
+): { from: number; to: number } {
+  const latest = migrations.reduce((m, s) => Math.max(m, s.version), 0);
   db.exec(`CREATE TABLE IF NOT EXISTS schema_migrations (
     version    INTEGER PRIMARY KEY,
     name       TEXT NOT NULL,
     applied_at TEXT NOT NULL
   )`);
   const from = schemaVersion(db);
-  if (from > LATEST_SCHEMA) {
-    throw new ProvError('WORKSPACE_TOO_NEW', `state database schema version ${from} is newer than this provisioning knows (${LATEST_SCHEMA})`, {
+  if (from > latest) {
+    throw new ProvError('WORKSPACE_TOO_NEW', `state database schema version ${from} is newer than this provisioning knows (${latest})`, {
       location: { file }, hint: 'upgrade provisioning; the database was not changed',
     });
   }
-  const pending = SCHEMA_MIGRATIONS.filter((m) => m.version > from).sort((a, b) => a.version - b.version);
+  const pending = migrations.filter((m) => m.version > from).sort((a, b) => a.version - b.version);
   if (pending.length > 0 && from > 0) beforeUpgrade?.(from);
   const record = db.prepare('INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)');
   for (const m of pending) {
@@ -65,5 +68,5 @@ export function migrateSchema(db: Database.Database, file: string, beforeUpgrade
       record.run(m.version, m.name, new Date().toISOString());
     })();
   }
-  return { from, to: Math.max(from, LATEST_SCHEMA) };
+  return { from, to: Math.max(from, latest) };
 }
