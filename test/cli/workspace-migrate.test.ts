@@ -56,7 +56,7 @@ describe('workspace formats and migrate', () => {
     const before = tree(home);
     const r = await runCli(['workspace', 'migrate', 'old', '--check'], { home });
     assert.equal(r.code, 0, r.stderr);
-    assert.match(r.stdout, /^Check mode — nothing will be changed   workspace old · format 0 → 1 · backup first/);
+    assert.match(r.stdout, /^Check mode — nothing will be changed {3}workspace old · format 0 → 1 · backup first/);
     assert.match(r.stdout, /0→1 local-overrides-and-format-version\s+rename\s+config\/local\.toml → config\/local-overrides\.toml/);
     assert.match(r.stdout, /update\s+\.gitignore\s+add \.provisioning\/, config\/local-overrides\.toml, \*\.plain/);
     assert.match(r.stdout, /update\s+provisioning\.toml\s+workspace\.format_version = 1/);

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { describe, it } from 'node:test';
 import * as tar from 'tar';
-import { ProvError } from '../../src/errors/index.js';
+import type { ProvError } from '../../src/errors/index.js';
 import { openStateDb } from '../../src/store/sqlite/open.js';
 import { listWorkspaceMigrations, recordWorkspaceMigration } from '../../src/store/sqlite/workspace-migrations.js';
 import { applyRestore, createBackup, defaultBackupPath, listBackups, MANIFEST_PATH, planRestore, readArchive } from '../../src/workspace/backup.js';

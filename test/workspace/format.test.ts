@@ -3,7 +3,7 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { describe, it } from 'node:test';
-import { ProvError } from '../../src/errors/index.js';
+import type { ProvError } from '../../src/errors/index.js';
 import { checkFormat, CURRENT_FORMAT, readWorkspaceFile, writeFormatVersion } from '../../src/workspace/format.js';
 import { applyMigration, planMigration } from '../../src/workspace/migrate.js';
 

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { userDirs } from '../../src/config/paths.js';
-import { ProvError } from '../../src/errors/index.js';
+import type { ProvError } from '../../src/errors/index.js';
 import { entryPath, nameOfPath, readRegistry, registryFile, storedPath, updateRegistry } from '../../src/workspace/registry.js';
 
 function home() {

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import Database from 'better-sqlite3';
-import { ProvError } from '../../src/errors/index.js';
+import type { ProvError } from '../../src/errors/index.js';
 import { LATEST_SCHEMA, migrateSchema, SCHEMA_MIGRATIONS, schemaVersion } from '../../src/store/sqlite/migrations.js';
 import { openStateDb, snapshotStateDbFile, stateDbFile } from '../../src/store/sqlite/open.js';
 import { listWorkspaceMigrations, recordWorkspaceMigration } from '../../src/store/sqlite/workspace-migrations.js';
