@@ -2,6 +2,7 @@ import { EXIT, ProvError, asProvError } from '../errors/index.js';
 import type { Config } from '../config/index.js';
 import type { Globals, Handler, Invocation, Io, OutputFormat, Result } from './context.js';
 import { renderErrorHuman, renderResult } from './output.js';
+import { loadOptionsFor } from './config-options.js';
 import { parseCommandLine } from './parse.js';
 import type { CommandSpec } from './registry/index.js';
 
@@ -43,20 +44,6 @@ function explicitFormat(g: Globals, env: Io['env']): OutputFormat | undefined {
     throw new ProvError('INVALID_ARGUMENT', `PROVISIONING_OUT expects one of table, json, yaml, text; got '${v}'`, { location: { resource: 'envvar PROVISIONING_OUT' } });
   }
   return v as OutputFormat;
-}
-
-/** Keys the global flags set at the CLI layer (spec/config.md §6). */
-function flagKeys(g: Globals): { key: string; value: unknown; flag: string }[] {
-  const out: { key: string; value: unknown; flag: string }[] = [];
-  if (g.out) out.push({ key: 'output.format', value: g.out, flag: '--out' });
-  if (g.check) out.push({ key: 'execution.check', value: true, flag: '--check' });
-  if (g.wait) out.push({ key: 'execution.wait', value: true, flag: '--wait' });
-  if (g.timeout) out.push({ key: 'execution.wait_timeout', value: g.timeout, flag: '--timeout' });
-  if (g.orchestrated) out.push({ key: 'execution.mode', value: 'orchestrated', flag: '--orchestrated' });
-  if (g.direct) out.push({ key: 'execution.mode', value: 'direct', flag: '--direct' });
-  if (g.debug) out.push({ key: 'logging.level', value: 'debug', flag: '--debug' });
-  if (g.color === false) out.push({ key: 'output.color', value: 'never', flag: '--no-color' });
-  return out;
 }
 
 export async function dispatch(argv: string[], io: Io): Promise<number> {
@@ -150,7 +137,8 @@ function makeInvocation(
 ): Invocation {
   const nonInteractive = globals.nonInteractive || !io.stdinIsTTY;
   const quiet = () => globals.quiet;
-  let config: Promise<Config> | undefined;
+  // One load per distinct requirement, so a later stricter call still gets its check.
+  const configs = new Map<string, Promise<Config>>();
   const inv: Invocation = {
     spec, args, flags, globals, passthrough, io, nonInteractive,
     get out() { return getFormat(); },
@@ -175,22 +163,26 @@ function makeInvocation(
       }
     },
     config(opts = {}) {
-      config ??= (async () => {
-        const { loadConfig } = await import('../config/index.js');
-        const cfg = await loadConfig({
-          cwd: io.cwd, env: io.env,
-          select: { workspace: globals.workspace, infra: globals.infra, environment: globals.environment },
-          cli: { set: globals.set, flags: flagKeys(globals) },
-          requireWorkspace: opts.requireWorkspace, requireInfra: opts.requireInfra,
-        });
-        // output.format from a config file applies when neither --out nor PROVISIONING_OUT chose one.
-        if (!explicitFormat(globals, io.env)) {
-          const f = cfg.get('output.format');
-          if (typeof f === 'string' && FORMATS.includes(f as OutputFormat)) setFormat(f as OutputFormat);
-        }
-        return cfg;
-      })();
-      return config;
+      const key = `${Boolean(opts.requireWorkspace)}/${Boolean(opts.requireInfra)}`;
+      let p = configs.get(key);
+      if (!p) {
+        p = (async () => {
+          const { loadConfig } = await import('../config/index.js');
+          const cfg = await loadConfig(loadOptionsFor(globals, io, { requireWorkspace: opts.requireWorkspace, requireInfra: opts.requireInfra }));
+          if (configs.size === 1 && cfg.warnings.length && !globals.quiet) {
+            const { renderWarnings } = await import('../config/render.js');
+            io.stderr.write(renderWarnings(cfg.warnings as Parameters<typeof renderWarnings>[0]));
+          }
+          // output.format from a config file applies when neither --out nor PROVISIONING_OUT chose one.
+          if (!explicitFormat(globals, io.env)) {
+            const f = cfg.get('output.format');
+            if (typeof f === 'string' && FORMATS.includes(f as OutputFormat)) setFormat(f as OutputFormat);
+          }
+          return cfg;
+        })();
+        configs.set(key, p);
+      }
+      return p;
     },
   };
   return inv;

@@ -13,18 +13,14 @@ import type { Problem } from '../../config/problems.js';
 import { renderWarnings } from '../../config/render.js';
 import { KEYS, type KeySpec } from '../../config/schema.js';
 import { tomlKey, tomlLiteral } from '../../config/toml.js';
+import { loadOptionsFor } from '../config-options.js';
 import type { Handler, Invocation, Result } from '../context.js';
 
 /** `config …` and `validate config|all` (spec/cli.md §12.1, §12.3; spec/config.md §9–10). */
 
 /** Load options from the invocation, for commands that must see a broken config (set, sources, validate). */
 export function loadOptions(inv: Invocation, extra: Partial<LoadOptions> = {}): LoadOptions {
-  const g = inv.globals;
-  return {
-    cwd: inv.io.cwd, env: inv.io.env,
-    select: { workspace: g.workspace, infra: g.infra, environment: g.environment },
-    cli: { set: g.set, flags: [] }, ...extra,
-  };
+  return loadOptionsFor(inv.globals, inv.io, extra);
 }
 
 export function showWarnings(inv: Invocation, warnings: Problem[] | Config['warnings']): void {
@@ -75,7 +71,6 @@ export const show: Handler = async (inv) => {
   const key = inv.args.key as string | undefined;
   const scope = inv.flags.scope as string | undefined;
   const cfg = await inv.config();
-  showWarnings(inv, cfg.warnings);
   const leaves = selectLeaves(scope ? cfg.layerLeaves(scope) : cfg.leaves(), key);
   if (leaves.length === 0) {
     if (scope && key) throw new ProvError('NOT_FOUND', `\`${key}\` is not set in the ${scope} layer`, { hint: `\`provisioning config show ${key} --origin\` shows which layers set it` });

@@ -6,7 +6,7 @@ import { layerFile } from '../../config/index.js';
 import { buildState } from '../../config/load.js';
 import { checkEnvironmentName, listEnvironments } from '../../config/target.js';
 import type { Handler } from '../context.js';
-import { loadOptions, showWarnings } from './config.js';
+import { loadOptions } from './config.js';
 
 /** `env …` (spec/cli.md §12.2): what a command would act on, the environments, switching. */
 
@@ -16,7 +16,6 @@ const shq = (v: string) => `'${v.replace(/'/g, `'\\''`)}'`;
 
 export const show: Handler = async (inv) => {
   const cfg = await inv.config();
-  showWarnings(inv, cfg.warnings);
   const ws = cfg.target.workspace;
   const variables = Object.fromEntries(Object.keys(inv.io.env).filter((k) => k.startsWith('PROVISIONING_')).sort().map((k) => [k, masked(k, inv.io.env[k]!)]));
   const paths = Object.fromEntries(['base', 'state', 'logs', 'config_home', 'data_home', 'cache_home'].map((k) => [k, cfg.get(`paths.${k}`) ?? null]));
