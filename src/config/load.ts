@@ -476,7 +476,7 @@ function freeze(s: {
   layers: LayerInfo[]; layerData: LayerData[]; unresolved: Record<string, string>; problems: Problem[];
 }): Config {
   const tree: Record<string, unknown> = {};
-  for (const [key, value] of [...s.values].sort(([a], [b]) => a.localeCompare(b))) {
+  for (const [key, value] of [...s.values].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) {
     const parts = key.split('.');
     let node = tree;
     for (const p of parts.slice(0, -1)) node = (node[p] ??= {}) as Record<string, unknown>;
