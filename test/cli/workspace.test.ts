@@ -252,3 +252,14 @@ describe('workspace registry commands', () => {
     assert.deepEqual(j.json().errors.map((e: { code: string }) => e.code).sort(), ['CONFIG_UNKNOWN_KEY', 'DEF_AMBIGUOUS']);
   });
 });
+
+describe('workspace init validation', () => {
+  it('a configuration that does not validate leaves nothing behind and points at the target file', async () => {
+    const home = tempHome();
+    const r = await runCli(['workspace', 'init', 'x', '--provider', 'nope'], { home });
+    assert.equal(r.code, 3);
+    assert.match(r.stderr, /error\[CONFIG_CONSTRAINT\]: providers\.default names provider 'nope'/);
+    assert.match(r.stderr, new RegExp(`--> ${join(home, 'x', 'provisioning.toml')}:\\d+:1`));
+    assert.deepEqual(tree(home), {});
+  });
+});

@@ -118,6 +118,21 @@ function assertUnregistered(reg: WorkspaceRegistry, name: string, path: string, 
   }
 }
 
+/** A validation error about the staging copy, re-pointed at the files the user will look for. */
+function atTarget(e: unknown, staging: string, path: string): unknown {
+  if (!(e instanceof ProvError)) return e;
+  const fix = (v: unknown): unknown => {
+    if (typeof v === 'string') return v.split(staging).join(path);
+    if (Array.isArray(v)) return v.map(fix);
+    if (v && typeof v === 'object') return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, fix(x)]));
+    return v;
+  };
+  return new ProvError(e.code, fix(e.message) as string, {
+    hint: `${e.hint ? `${fix(e.hint) as string}; ` : ''}nothing was written`,
+    location: fix(e.location) as ProvError['location'], details: fix(e.details) as Record<string, unknown>, cause: e,
+  });
+}
+
 export async function init(inv: Invocation): Promise<Result> {
   const env = inv.io.env;
   const name = String(inv.args.name);
@@ -167,7 +182,7 @@ export async function init(inv: Invocation): Promise<Result> {
       mkdirSync(dirname(join(staging, f.path)), { recursive: true });
       writeFileSync(join(staging, f.path), f.content);
     }
-    await workspaceConfig(inv, staging);
+    await workspaceConfig(inv, staging).catch((e: unknown) => { throw atTarget(e, staging, path); });
     mkdirSync(path, { recursive: true });
     for (const f of files) {
       mkdirSync(dirname(join(path, f.path)), { recursive: true });
