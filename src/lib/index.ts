@@ -11,6 +11,6 @@ export type {
   BatchWorkflow, ClusterComponent, ClusterDefinition, FirewallRule, InfraSettings, NetworkSettings, Operation,
   OperationType, Server, ServerDefaults, ServerNetwork, SshSettings, StorageVolume, TaskservRef,
 } from '../model/schema.js';
-export type { Labels, Name } from '../model/scalars.js';
+export type { Labels, Name, Secret } from '../model/scalars.js';
 export type { Check, ClusterManifest, ExtensionManifest, ProviderManifest, TaskservManifest } from '../model/manifest.js';
 export type { FieldSchema, FieldTable, FieldType } from '../model/fields.js';

@@ -24,7 +24,9 @@ export function isSecretRef(v: unknown): v is string {
 
 export function canonicalSpec<T>(obj: T, opts: CanonicalOptions = {}): T {
   const secretPaths = new Set(opts.secretPaths ?? []);
-  const walk = (v: unknown, at: PathSegment[]): unknown => {
+  // One mutable path stack: formatted only for secret paths and errors, so large specs stay cheap.
+  const at: PathSegment[] = [];
+  const walk = (v: unknown): unknown => {
     if (secretPaths.size > 0 && secretPaths.has(formatPath(at))) return SECRET_MASK;
     if (typeof v === 'string') return isSecretRef(v) ? SECRET_MASK : v;
     if (typeof v === 'number') {
@@ -32,18 +34,23 @@ export function canonicalSpec<T>(obj: T, opts: CanonicalOptions = {}): T {
       return v;
     }
     if (v === null || typeof v === 'boolean') return v;
-    if (Array.isArray(v)) return v.map((x, i) => walk(x, [...at, i]));
+    if (Array.isArray(v)) {
+      const out = new Array<unknown>(v.length);
+      for (let i = 0; i < v.length; i++) { at.push(i); out[i] = walk(v[i]); at.pop(); }
+      return out;
+    }
     if (typeof v === 'object') {
       const out: Record<string, unknown> = {};
       for (const k of Object.keys(v).sort()) {
         const x = (v as Record<string, unknown>)[k];
-        if (x !== undefined) out[k] = walk(x, [...at, k]);
+        if (x === undefined) continue;
+        at.push(k); out[k] = walk(x); at.pop();
       }
       return out;
     }
     throw new Error(`${formatPath(at)}: ${typeof v} has no canonical form`);
   };
-  return walk(obj, []) as T;
+  return walk(obj) as T;
 }
 
 /** `sha256:<hex>` of the canonical JSON of `obj`. */

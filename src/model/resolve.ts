@@ -74,8 +74,6 @@ export interface ResolvedServer {
   user_data?: string;
   running_timeout_s: number;
   provider_settings?: Record<string, unknown>;
-  /** Index in `servers`, for messages pointing back at the definition. */
-  index: number;
 }
 
 export const DEFAULT_DISK_GB = 20;
@@ -114,7 +112,8 @@ export function resolveFirewallRule(r: FirewallRule): ResolvedFirewallRule {
 export function resolveServers(infra: InfraSettings, opts: ResolveOptions = {}): ResolvedServer[] {
   const domain = infra.network?.domain;
   const infraFirewall = infra.network?.firewall ?? DEFAULT_FIREWALL;
-  return infra.servers.map((server, index) => {
+  // Same order as infra.servers: servers[i] of the definition is result[i].
+  return infra.servers.map((server) => {
     const provider = server.provider ?? infra.defaults?.provider ?? infra.provider ?? opts.defaultProvider;
     const merged = deepMerge<ServerDefaults & Partial<Server>>(infra.defaults, provider ? infra.provider_defaults?.[provider] : undefined, server);
     // Config defaults are the lowest layer; its plan applies only to servers sized by neither plan nor cores/memory.
@@ -149,7 +148,6 @@ export function resolveServers(infra: InfraSettings, opts: ResolveOptions = {}):
       protected: merged.protected ?? false,
       time_zone: merged.time_zone ?? 'UTC',
       running_timeout_s: merged.running_timeout !== undefined ? parseDuration(merged.running_timeout)! : DEFAULT_RUNNING_TIMEOUT_S,
-      index,
     };
     if (merged.title !== undefined) out.title = merged.title;
     if (provider !== undefined) out.provider = provider;

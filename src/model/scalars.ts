@@ -29,6 +29,7 @@ export const Cidr = z.string().regex(CIDR_RE);
 
 export type Name = z.infer<typeof Name>;
 export type Labels = z.infer<typeof Labels>;
+export type Secret = z.infer<typeof Secret>;
 
 const DURATION_UNIT_S: Record<string, number> = { ms: 0.001, s: 1, m: 60, h: 3600, d: 86400 };
 

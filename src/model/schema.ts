@@ -1,5 +1,5 @@
 import * as z from 'zod';
-import { Cidr, Duration, EnvName, Id, Labels, Name, SemverRange, Secret, size, type IssueParams } from './scalars.js';
+import { Cidr, Duration, EnvName, Id, Labels, Name, SemverRange, size, type IssueParams } from './scalars.js';
 
 /**
  * The definition schemas of spec/models.md §2–§4, §5.5 and §6, each defined once; the
@@ -231,7 +231,6 @@ export type InfraSettings = z.infer<typeof InfraSettings>;
 export type Operation = z.infer<typeof Operation>;
 export type OperationType = Operation['type'];
 export type BatchWorkflow = z.infer<typeof BatchWorkflow>;
-export type { Secret };
 
 const ALIAS_TARGET_KEYS = ['servers', 'taskserv', 'cluster', 'infra', 'version'] as const;
 

@@ -106,7 +106,7 @@ async function compile(sources: SourceFile[], root: string, entry: string, cache
   const tmp = `${cacheDir}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`;
   await mkdir(tmp, { recursive: true });
   for (const s of sources) {
-    const out = transpile(ts, s, root);
+    const out = transpile(ts, s);
     const target = join(tmp, outName(relative(root, s.abs)));
     await mkdir(dirname(target), { recursive: true });
     await writeFile(target, out);
@@ -163,7 +163,7 @@ function typeCheck(ts: typeof TS, sources: SourceFile[], entry: string, shown: (
 }
 
 /** Rewrite import specifiers: `provisioning` → the running CLI's library, relative → compiled siblings, bare → resolved from the source's directory. */
-function transpile(ts: typeof TS, s: SourceFile, root: string): string {
+function transpile(ts: typeof TS, s: SourceFile): string {
   const require = createRequire(s.abs);
   const rewrite = (spec: string): string => {
     if (spec === 'provisioning') return pathToFileURL(LIB_JS).href;
