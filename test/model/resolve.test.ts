@@ -111,29 +111,23 @@ test('JSON Schema export for every kind', () => {
   assert.match(server.properties.memory!.description!, /a size such as "4GiB"/);
 });
 
-test('1,000 servers × 5 taskservs: parse, validate, resolve and checksum stay well within the plan budget', () => {
+test('1,000 servers × 5 taskservs: parse, validate, resolve and checksum every server (timing lives in bench/plan)', () => {
   let toml = 'name = "big"\nprovider = "upcloud"\n[network]\nprivate_networks = [{ name = "backend", cidr = "10.0.0.0/16" }]\n';
   for (let i = 0; i < 1000; i++) {
     toml += `[[servers]]\nhostname = "node-${i}"\nplan = "2xCPU-4GB"\nlabels = { role = "web" }\nstorage = [{ name = "data", size = "20GiB", mount = "/data" }]\n`
       + `network = { private = [{ network = "backend", ip = "10.0.${i >> 8}.${i & 255}" }] }\n`
       + `taskservs = ["containerd", "node-exporter", { name = "nginx", settings = { worker_processes = 2 } }, "redis", "haproxy"]\n`;
   }
-  const t0 = performance.now();
   const def = parseDefinitionText(toml, 'toml', 'big.toml');
   const r = validateInfra(def.data);
   assert.deepEqual(r.errors, []);
   const servers = resolveServers(r.value!, {});
   const sums = new Set(servers.map((s) => checksum(s)));
-  const ms = performance.now() - t0;
   assert.equal(sums.size, 1000);
-  // Typically ~100 ms; the bound only catches accidental quadratic work.
-  assert.ok(ms < 1500, `took ${ms.toFixed(0)} ms`);
-  // A broken file of the same size reports each problem once, with positions, quickly.
+  // A broken file of the same size reports each problem once, with positions.
   const bad = toml.replace(/hostname = "node-(\d+)"/g, (_m, n: string) => `hostname = "Node_${n}"`);
-  const t1 = performance.now();
   const badDef = parseDefinitionText(bad, 'toml', 'big.toml');
   const rb = validateInfra(badDef.data, { file: 'big.toml', locate: badDef.locate });
   assert.equal(rb.errors.length, 1000);
   assert.equal(rb.errors[999]!.line, 4 + 999 * 7 + 2);
-  assert.ok(performance.now() - t1 < 3000);
 });
