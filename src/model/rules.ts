@@ -1,5 +1,6 @@
 import { isTable } from './schema.js';
 import { formatPath as formatAt, pending, type PathSegment, type PendingProblem } from './problems.js';
+import { findCycles } from '../graph/topo.js';
 
 /**
  * Cross-field rules that one field's schema cannot express (spec/models.md §1.1, §2–§6). They
@@ -184,27 +185,4 @@ export function workflowRules(raw: unknown): PendingProblem[] {
     }));
   }
   return out;
-}
-
-/**
- * Each elementary cycle reachable by DFS, once, as the list of its nodes in edge order
- * ("a depends on b depends on a" → [a, b]). Linear in nodes + edges.
- */
-export function findCycles(nodes: string[], edges: Map<string, string[]>): string[][] {
-  const state = new Map<string, 1 | 2>();
-  const stack: string[] = [];
-  const cycles: string[][] = [];
-  const visit = (n: string): void => {
-    state.set(n, 1);
-    stack.push(n);
-    for (const m of edges.get(n) ?? []) {
-      const s = state.get(m);
-      if (s === 1) cycles.push(stack.slice(stack.indexOf(m)));
-      else if (s === undefined) visit(m);
-    }
-    stack.pop();
-    state.set(n, 2);
-  };
-  for (const n of nodes) if (!state.has(n)) visit(n);
-  return cycles;
 }
