@@ -5,13 +5,13 @@
 set -u
 STATE=/var/lib/provisioning/taskservs/containerd
 [ -x /usr/bin/containerd ] || exit 10
-version=$(/usr/bin/containerd --version | awk '{print $3}')
+version=$(/usr/bin/containerd --version | awk '{print $3}' | sed 's/[~+-].*//')
 report() { echo "{\"version\":\"$version\",\"running\":$running}"; exit "$1"; }
 
 if [ -d /run/systemd/system ]; then
   systemctl is-active --quiet containerd && running=true || running=false
 else
-  start-stop-daemon --status --pidfile /run/containerd/containerd.pid && running=true || running=false
+  start-stop-daemon --status --pidfile /run/containerd/containerd.pid --exec /usr/bin/containerd && running=true || running=false
 fi
 
 [ -r "$STATE/extension-version" ] || report 12  # installed, but never configured by this taskserv

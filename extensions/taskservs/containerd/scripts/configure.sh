@@ -5,6 +5,7 @@
 set -eu
 STATE=/var/lib/provisioning/taskservs/containerd
 install -d -m 0700 "$STATE"
+install -d -m 0755 /etc/modules-load.d
 printf 'overlay\nbr_netfilter\n' > /etc/modules-load.d/containerd.conf
 modprobe overlay 2>/dev/null || echo "containerd: could not load module overlay (in a container the host provides it)" >&2
 install -d -m 0711 "{{ settings.root }}"

@@ -4,7 +4,7 @@ set -eu
 nginx -t -q
 if [ -d /run/systemd/system ]; then
   systemctl reload-or-restart nginx
-elif start-stop-daemon --status --pidfile /run/nginx.pid; then
+elif start-stop-daemon --status --pidfile /run/nginx.pid --exec /usr/sbin/nginx; then
   nginx -s reload
 else
   nginx

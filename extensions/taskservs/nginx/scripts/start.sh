@@ -4,6 +4,6 @@ set -eu
 if [ -d /run/systemd/system ]; then
   systemctl enable --quiet nginx
   systemctl start nginx
-elif ! start-stop-daemon --status --pidfile /run/nginx.pid; then
+elif ! start-stop-daemon --status --pidfile /run/nginx.pid --exec /usr/sbin/nginx; then
   nginx
 fi
