@@ -1,6 +1,7 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import semver from 'semver';
+import satisfies from 'semver/functions/satisfies.js';
+import validRange from 'semver/ranges/valid.js';
 import { parse, TomlError } from 'smol-toml';
 import { cliVersion } from '../cli/main.js';
 import { setKeyText } from '../config/toml.js';
@@ -90,10 +91,10 @@ export function checkFormat(wsPath: string, version = cliVersion()): FormatStatu
   const wf = readWorkspaceFile(wsPath);
   const label = wf.name ? `workspace '${wf.name}'` : `the workspace at ${wsPath}`;
   if (wf.requires !== undefined) {
-    if (semver.validRange(wf.requires) === null) {
+    if (validRange(wf.requires) === null) {
       throw configProblem(wf.file, 'CONFIG_PATTERN', `\`workspace.requires\` is not a semver range: "${wf.requires}"`, undefined, undefined, 'use npm range syntax, e.g. ">=1.2 <2"');
     }
-    if (!semver.satisfies(version, wf.requires)) {
+    if (!satisfies(version, wf.requires)) {
       throw new ProvError('WORKSPACE_TOO_NEW', `${label} requires provisioning ${wf.requires}; this is ${version}`, {
         location: { file: wf.file }, hint: `upgrade provisioning to satisfy ${wf.requires}`,
       });

@@ -94,6 +94,9 @@ describe('workspace formats and migrate', () => {
     assert.deepEqual(backups.map((b: { reason: string }) => b.reason), ['migrate 0→1']);
 
     assert.equal((await runCli(['workspace', 'activate', 'old'], { home })).code, 0);
+    const info = (await runCli(['workspace', 'info', '--out', 'json'], { home })).json();
+    assert.deepEqual([info.name, info.format_version, info.format_status, info.infras], ['old', 1, 'current', ['web']]);
+    assert.ok(info.state_size_bytes > 0, 'state.db and the backup count as state');
     assert.equal((await runCli(['config', 'get', 'execution.parallel_limit'], { home, cwd: ws })).stdout.trim(), '7');
     const again = await runCli(['workspace', 'migrate', 'old', '--yes'], { home });
     assert.equal(again.code, 0);

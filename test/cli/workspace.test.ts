@@ -244,7 +244,7 @@ describe('workspace registry commands', () => {
     const r = await runCli(['workspace', 'validate', 'shop'], { home });
     assert.equal(r.code, 3);
     assert.match(r.stdout, /✗ workspace shop: 2 errors/);
-    assert.match(r.stdout, /DEF_AMBIGUOUS\s+infra 'local' has 2 definition files: settings\.ts, settings\.toml/);
+    assert.match(r.stdout, /DEF_AMBIGUOUS\s+infra\/local has 2 settings files: settings\.ts, settings\.toml/);
     assert.match(r.stdout, /CONFIG_UNKNOWN_KEY\s+unknown key `parallel_limt`/);
     const j = await runCli(['workspace', 'validate', 'shop', '--out', 'json'], { home });
     assert.equal(j.code, 3);

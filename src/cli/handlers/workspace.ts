@@ -443,7 +443,6 @@ interface Finding {
   hint?: string;
 }
 
-const SETTINGS_FILES = ['settings.ts', 'settings.toml', 'settings.yaml', 'settings.yml', 'settings.json'];
 
 function fromError(e: ProvError, severity: Finding['severity'] = 'error'): Finding[] {
   const listed = e.details.errors as Record<string, unknown>[] | undefined;
@@ -456,16 +455,29 @@ function fromError(e: ProvError, severity: Finding['severity'] = 'error'): Findi
   return [{ severity, code: e.code, message: e.message, file: e.location?.file, line: e.location?.line, column: e.location?.column, hint: e.hint }];
 }
 
+/** Each infra: a valid directory name, exactly one settings file, and a definition that loads and validates. */
+async function definitionFindings(wsPath: string, name: string, environment: string, env: Env): Promise<Finding[]> {
+  const { listInfras: discoverInfras, loadInfra } = await import('../../model/discover.js');
+  const out: Finding[] = [];
+  for (const infra of await discoverInfras(wsPath)) {
+    const why = nameProblem(infra.name);
+    if (why) out.push({ severity: 'error', code: 'DEF_NAME', message: `infra directory '${infra.name}': ${why}`, file: infra.dir, hint: `rename it to '${suggestName(infra.name)}'` });
+    if (infra.problem) {
+      out.push(...fromError(new ProvError('DEFINITION_INVALID', infra.problem.message, { details: { errors: [infra.problem] } })));
+      continue;
+    }
+    try {
+      await loadInfra({ workspaceRoot: wsPath, infra: infra.name, env, context: { workspace: name, infra: infra.name, environment } });
+    } catch (e) {
+      if (!(e instanceof ProvError)) throw e;
+      out.push(...fromError(e));
+    }
+  }
+  return out;
+}
+
 function layoutFindings(wsPath: string, formatVersion: number): Finding[] {
   const out: Finding[] = [];
-  for (const infra of listInfras(wsPath)) {
-    const dir = join(wsPath, 'infra', infra);
-    const why = nameProblem(infra);
-    if (why) out.push({ severity: 'error', code: 'DEF_NAME', message: `infra directory '${infra}': ${why}`, file: dir, hint: `rename it to '${suggestName(infra)}'` });
-    const found = SETTINGS_FILES.filter((f) => existsSync(join(dir, f)));
-    if (found.length === 0) out.push({ severity: 'error', code: 'DEF_REQUIRED', message: `infra '${infra}' has no definition file`, file: dir, hint: `add one of ${SETTINGS_FILES.join(', ')}` });
-    if (found.length > 1) out.push({ severity: 'error', code: 'DEF_AMBIGUOUS', message: `infra '${infra}' has ${found.length} definition files: ${found.join(', ')}`, file: dir, hint: 'keep exactly one' });
-  }
   for (const e of listEnvironments(wsPath)) {
     const why = nameProblem(e, 32);
     if (why) out.push({ severity: 'error', code: 'CONFIG_PATTERN', message: `environment file config/${e}.toml: ${why}`, file: join(wsPath, 'config', `${e}.toml`), hint: `rename it to config/${suggestName(e)}.toml` });
@@ -505,9 +517,11 @@ export async function validate(inv: Invocation): Promise<Result> {
     if (fmt.problem) findings.push(...fromError(fmt.problem));
     else if (fmt.status?.migrationAvailable) findings.push({ severity: 'warning', code: 'WORKSPACE_MIGRATION_AVAILABLE', message: `format ${fmt.status.version}; ${fmt.status.current} is current`, hint: `provisioning workspace migrate ${ws.name}` });
     if (fmt.status) {
+      let environment = 'dev';
       try {
         const cfg = await workspaceConfig(inv, ws.path);
         configLayers = cfg.layers.filter((l) => l.exists).length;
+        environment = cfg.target.environment;
         findings.push(...cfg.warnings.map((w) => ({ severity: 'warning' as const, code: w.code, message: w.message })));
       } catch (e) {
         if (!(e instanceof ProvError)) throw e;
@@ -515,6 +529,7 @@ export async function validate(inv: Invocation): Promise<Result> {
         const warnings = e.details.warnings as Record<string, unknown>[] | undefined;
         if (Array.isArray(warnings)) findings.push(...warnings.map((w) => ({ severity: 'warning' as const, code: String(w.code), message: String(w.message), file: w.file as string | undefined, line: w.line as number | undefined })));
       }
+      findings.push(...await definitionFindings(ws.path, ws.name, environment, inv.io.env));
     }
   } catch (e) {
     if (!(e instanceof ProvError)) throw e;
