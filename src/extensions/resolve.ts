@@ -31,6 +31,8 @@ export interface WantedTaskserv {
   ranges: { range: string; source: string }[];
   /** the definition path of the ref: `servers[1].taskservs[0]` */
   source: string;
+  /** the same path as segments, to locate problems in the file */
+  at: (string | number)[];
 }
 
 export interface ResolvedTaskserv {
@@ -45,6 +47,7 @@ export interface ResolveIssue {
   code: 'DEF_REFERENCE' | 'DEF_VERSION' | 'DEF_CONFLICT' | 'DEF_CYCLE' | 'DEF_DUPLICATE';
   message: string;
   path: string;
+  at: (string | number)[];
   hint?: string;
 }
 
@@ -68,7 +71,7 @@ const PSEUDO = new Set(['os']);
 const satisfies = (version: string, range: string) => semver.satisfies(version, range, { includePrerelease: false });
 
 export function resolveTaskservs(
-  servers: { hostname: string; path: string; taskservs: WantedTaskserv[] }[],
+  servers: { hostname: string; path: string; at: (string | number)[]; taskservs: WantedTaskserv[] }[],
   catalog: ReadonlyMap<string, TaskservDeps>,
 ): Resolution {
   const issues: ResolveIssue[] = [];
@@ -76,27 +79,27 @@ export function resolveTaskservs(
   for (const t of catalog.values()) for (const cap of t.provides) providers.set(cap, [...(providers.get(cap) ?? []), t.name]);
 
   const out = new Map<string, ResolvedTaskserv[]>();
-  const infraNeeds: { server: string; taskserv: string; key: string; entry: DepEntry; path: string }[] = [];
+  const infraNeeds: { server: string; taskserv: string; key: string; entry: DepEntry; path: string; at: (string | number)[] }[] = [];
 
   for (const srv of servers) {
-    const present = new Map<string, { ts: TaskservDeps; reason: string; source: string; ranges: WantedTaskserv['ranges']; order: number }>();
+    const present = new Map<string, { ts: TaskservDeps; reason: string; source: string; at: (string | number)[]; ranges: WantedTaskserv['ranges']; order: number }>();
     const requiredBy = new Map<string, Set<string>>(); // taskserv → taskservs it must follow on this server
     const byCapability = (key: string) => [...present.values()].find((p) => p.ts.name === key || p.ts.provides.includes(key));
 
     // Declared refs first, in declaration order.
     srv.taskservs.forEach((want, i) => {
       if (present.has(want.name)) {
-        issues.push({ code: 'DEF_DUPLICATE', path: want.source, message: `${want.source}: taskserv '${want.name}' is listed twice on ${srv.hostname}`, hint: 'list it once; merge the settings into one entry' });
+        issues.push({ code: 'DEF_DUPLICATE', path: want.source, at: want.at, message: `${want.source}: taskserv '${want.name}' is listed twice on ${srv.hostname}`, hint: 'list it once; merge the settings into one entry' });
         return;
       }
       const ts = catalog.get(want.name);
       if (!ts) {
         const near = closest(want.name, catalog.keys(), 1)[0];
-        issues.push({ code: 'DEF_REFERENCE', path: want.source, message: `${want.source}: unknown taskserv '${want.name}'`,
+        issues.push({ code: 'DEF_REFERENCE', path: want.source, at: want.at, message: `${want.source}: unknown taskserv '${want.name}'`,
           hint: near ? `did you mean '${near}'? (\`provisioning taskserv list --available\` lists the catalog)` : '`provisioning taskserv list --available` lists the catalog' });
         return;
       }
-      present.set(want.name, { ts, reason: 'declared', source: want.source, ranges: want.ranges, order: i });
+      present.set(want.name, { ts, reason: 'declared', source: want.source, at: want.at, ranges: want.ranges, order: i });
     });
 
     // Server-scope requirements pull in what is missing, transitively.
@@ -108,7 +111,7 @@ export function resolveTaskservs(
       for (const [key, entry] of Object.entries(cur.ts.requires)) {
         if (PSEUDO.has(key)) continue;
         if (entry.scope === 'infra') {
-          infraNeeds.push({ server: srv.hostname, taskserv: name, key, entry, path: cur.source });
+          infraNeeds.push({ server: srv.hostname, taskserv: name, key, entry, path: cur.source, at: cur.at });
           continue;
         }
         let dep = byCapability(key);
@@ -116,7 +119,7 @@ export function resolveTaskservs(
           const candidates = catalog.has(key) ? [key] : providers.get(key) ?? [];
           if (candidates.length !== 1) {
             issues.push({
-              code: 'DEF_REFERENCE', path: cur.source,
+              code: 'DEF_REFERENCE', path: cur.source, at: cur.at,
               message: candidates.length === 0
                 ? `${cur.source}: ${name} requires '${key}', which no taskserv in the catalog is or provides`
                 : `${cur.source}: ${name} requires '${key}', provided by ${candidates.join(', ')}; add one of them to ${srv.hostname}`,
@@ -125,7 +128,7 @@ export function resolveTaskservs(
             continue;
           }
           const ts = catalog.get(candidates[0]!)!;
-          dep = { ts, reason: `required by ${name}`, source: cur.source, ranges: [], order: cur.order - 0.5 + (added++ * 1e-6) };
+          dep = { ts, reason: `required by ${name}`, source: cur.source, at: cur.at, ranges: [], order: cur.order - 0.5 + (added++ * 1e-6) };
           present.set(ts.name, dep);
           queue.push(ts.name);
         }
@@ -150,9 +153,9 @@ export function resolveTaskservs(
     for (const p of present.values()) {
       for (const r of p.ranges) {
         if (!semver.validRange(r.range)) {
-          issues.push({ code: 'DEF_VERSION', path: p.source, message: `${p.source}: '${r.range}' is not a semver range (from ${r.source})`, hint: 'use npm range syntax: ^1.2, ~1.2.3, >=1.7 <2, 1.x, *' });
+          issues.push({ code: 'DEF_VERSION', path: p.source, at: p.at, message: `${p.source}: '${r.range}' is not a semver range (from ${r.source})`, hint: 'use npm range syntax: ^1.2, ~1.2.3, >=1.7 <2, 1.x, *' });
         } else if (!satisfies(p.ts.version, r.range)) {
-          issues.push({ code: 'DEF_VERSION', path: p.source,
+          issues.push({ code: 'DEF_VERSION', path: p.source, at: p.at,
             message: `${p.ts.name} ${p.ts.version} (${p.ts.layer}) does not satisfy ${r.range} required by ${r.source}`,
             hint: `change the range, or provide a matching version of ${p.ts.name} in the workspace or infra layer` });
         }
@@ -160,7 +163,7 @@ export function resolveTaskservs(
       for (const [key, range] of Object.entries(p.ts.conflicts)) {
         const other = byCapability(key);
         if (other && other !== p && (range === '*' || satisfies(other.ts.version, range))) {
-          issues.push({ code: 'DEF_CONFLICT', path: p.source,
+          issues.push({ code: 'DEF_CONFLICT', path: p.source, at: p.at,
             message: `${p.ts.name} (${p.source}) conflicts with ${other.ts.name} ${other.ts.version} (${other.source}) on ${srv.hostname}`,
             hint: `remove one of them from ${srv.hostname}, or place them on different servers` });
         }
@@ -170,7 +173,7 @@ export function resolveTaskservs(
     const nodes = [...present.values()].sort((a, b) => a.order - b.order).map((p) => p.ts.name);
     const topo = topoOrder(nodes, (n) => requiredBy.get(n) ?? []);
     if (!topo.ok) {
-      issues.push({ code: 'DEF_CYCLE', path: srv.path, message: `dependency cycle on ${srv.hostname}: ${formatCycle(topo.cycle)}`, hint: 'break the cycle in the manifests\' [dependencies]' });
+      issues.push({ code: 'DEF_CYCLE', path: srv.path, at: srv.at, message: `dependency cycle on ${srv.hostname}: ${formatCycle(topo.cycle)}`, hint: 'break the cycle in the manifests\' [dependencies]' });
       out.set(srv.hostname, []);
       continue;
     }
@@ -191,7 +194,7 @@ export function resolveTaskservs(
       }
     }
     if (holders.length === 0) {
-      issues.push({ code: 'DEF_REFERENCE', path: need.path,
+      issues.push({ code: 'DEF_REFERENCE', path: need.path, at: need.at,
         message: `${need.path}: ${need.taskserv} on ${need.server} requires '${need.key}' somewhere in the infra, and no server has it`,
         hint: `add ${need.key} to one of the infra's servers` });
       continue;
@@ -199,7 +202,7 @@ export function resolveTaskservs(
     for (const h of holders) {
       const v = catalog.get(h.taskserv)!.version;
       if (semver.validRange(need.entry.version) && !satisfies(v, need.entry.version)) {
-        issues.push({ code: 'DEF_VERSION', path: need.path, message: `${h.taskserv} ${v} on ${h.server} does not satisfy ${need.entry.version} required by ${need.taskserv} on ${need.server}` });
+        issues.push({ code: 'DEF_VERSION', path: need.path, at: need.at, message: `${h.taskserv} ${v} on ${h.server} does not satisfy ${need.entry.version} required by ${need.taskserv} on ${need.server}` });
       }
     }
     const id = `${need.server}/${need.taskserv}`;

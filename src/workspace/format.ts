@@ -10,8 +10,9 @@ import { WORKSPACE_FILE } from './layout.js';
 
 /**
  * Workspace format versions (spec/config.md §12). `workspace.format_version` versions the
- * layout of the committed files. Format 0 is the pre-release layout: no `format_version`
- * key and personal overrides in `config/local.toml`. This CLI reads MIN_FORMAT..CURRENT_FORMAT.
+ * layout of the committed files. Format 0 is the pre-release layout: `format_version = 0` and
+ * personal overrides in `config/local.toml`. A file without the key is the current format
+ * (§3.1: the default is "current"). This CLI reads MIN_FORMAT..CURRENT_FORMAT.
  */
 export const CURRENT_FORMAT = 1;
 export const MIN_FORMAT = 1;
@@ -21,7 +22,7 @@ export interface WorkspaceFile {
   doc: Record<string, unknown>;
   /** `workspace.name`, when set and a string */
   name?: string;
-  /** `workspace.format_version`; 0 when absent (the pre-release layout) */
+  /** `workspace.format_version`; CURRENT_FORMAT when absent */
   formatVersion: number;
   requires?: string;
 }
@@ -67,7 +68,7 @@ export function readWorkspaceFile(wsPath: string): WorkspaceFile {
   return {
     file, doc,
     name: typeof table.name === 'string' ? table.name : undefined,
-    formatVersion: (fv as number | undefined) ?? 0,
+    formatVersion: (fv as number | undefined) ?? CURRENT_FORMAT,
     requires: requires || undefined,
   };
 }

@@ -43,7 +43,7 @@ const step0to1: MigrationStep = {
   from: 0,
   to: 1,
   name: 'local-overrides-and-format-version',
-  description: `add workspace.format_version, rename ${OLD_LOCAL} to ${NEW_LOCAL}, add missing .gitignore entries`,
+  description: `set workspace.format_version, rename ${OLD_LOCAL} to ${NEW_LOCAL}, add missing .gitignore entries`,
   changes(wsPath) {
     const out: FileChange[] = [];
     if (existsSync(join(wsPath, OLD_LOCAL))) {

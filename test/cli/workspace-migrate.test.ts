@@ -62,7 +62,7 @@ describe('workspace formats and migrate', () => {
     assert.match(r.stdout, /update\s+provisioning\.toml\s+workspace\.format_version = 1/);
     const j = (await runCli(['workspace', 'migrate', 'old', '--check', '--out', 'json'], { home })).json();
     assert.deepEqual([j.from, j.to, j.steps.map((s: { name: string }) => s.name)], [0, 1, ['local-overrides-and-format-version']]);
-    assert.equal(j.steps[0].description, 'add workspace.format_version, rename config/local.toml to config/local-overrides.toml, add missing .gitignore entries');
+    assert.equal(j.steps[0].description, 'set workspace.format_version, rename config/local.toml to config/local-overrides.toml, add missing .gitignore entries');
     assert.deepEqual(tree(home), before);
     assert.ok(!existsSync(join(ws, '.provisioning')));
   });

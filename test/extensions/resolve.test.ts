@@ -20,9 +20,9 @@ const catalog = new Map([
 const want = (names: (string | [string, string])[], server = 0): WantedTaskserv[] => names.map((n, i) => {
   const [name, range] = Array.isArray(n) ? n : [n, undefined];
   const source = `servers[${server}].taskservs[${i}]`;
-  return { name, source, ranges: range ? [{ range, source }] : [] };
+  return { name, source, at: ['servers', server, 'taskservs', i], ranges: range ? [{ range, source }] : [] };
 });
-const one = (names: (string | [string, string])[]) => resolveTaskservs([{ hostname: 'node-01', path: 'servers[0]', taskservs: want(names) }], catalog);
+const one = (names: (string | [string, string])[]) => resolveTaskservs([{ hostname: 'node-01', path: 'servers[0]', at: ['servers', 0], taskservs: want(names) }], catalog);
 
 describe('taskserv dependency resolution', () => {
   it('adds server-scope requirements first and says why', () => {
@@ -65,12 +65,12 @@ describe('taskserv dependency resolution', () => {
 
   it('checks infra-scope requirements across servers, by capability', () => {
     const ok = resolveTaskservs([
-      { hostname: 'web-01', path: 'servers[0]', taskservs: want(['app']) },
-      { hostname: 'cache-01', path: 'servers[1]', taskservs: want(['redis'], 1) },
+      { hostname: 'web-01', path: 'servers[0]', at: ['servers', 0], taskservs: want(['app']) },
+      { hostname: 'cache-01', path: 'servers[1]', at: ['servers', 1], taskservs: want(['redis'], 1) },
     ], catalog);
     assert.deepEqual(ok.issues, []);
     assert.deepEqual(ok.infraEdges, [{ server: 'web-01', taskserv: 'app', needs: [{ server: 'cache-01', taskserv: 'redis' }] }]);
-    const missing = resolveTaskservs([{ hostname: 'web-01', path: 'servers[0]', taskservs: want(['app']) }], catalog);
+    const missing = resolveTaskservs([{ hostname: 'web-01', path: 'servers[0]', at: ['servers', 0], taskservs: want(['app']) }], catalog);
     assert.match(missing.issues[0]!.message, /requires 'kv-store' somewhere in the infra/);
   });
 });

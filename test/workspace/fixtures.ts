@@ -31,7 +31,7 @@ export function writeFiles(root: string, files: Record<string, string>): void {
 export function formatZeroWorkspace(root: string, name: string, localToml = '[execution]\nparallel_limit = 7\n'): string {
   const ws = join(root, name);
   writeFiles(ws, {
-    'provisioning.toml': `# old workspace\n[workspace]\nname = "${name}"\n\n[providers]\ndefault = "local"\n`,
+    'provisioning.toml': `# old workspace\n[workspace]\nname = "${name}"\nformat_version = 0\n\n[providers]\ndefault = "local"\n`,
     'config/dev.toml': '[execution]\nparallel_limit = 3\n',
     'config/local.toml': localToml,
     'infra/web/settings.toml': 'servers = []\n',

@@ -21,8 +21,12 @@ describe('format versions', () => {
     assert.deepEqual(s, { name: 'a', version: 1, min: 1, current: CURRENT_FORMAT, requires: undefined, migrationAvailable: false });
   });
 
-  it('a workspace file without format_version is format 0 and needs a migration', () => {
-    const dir = ws({ 'provisioning.toml': '[workspace]\nname = "old"\n' });
+  it('a workspace file without format_version is the current format', () => {
+    assert.equal(checkFormat(ws({ 'provisioning.toml': '[workspace]\nname = "a"\n' })).version, CURRENT_FORMAT);
+  });
+
+  it('format 0 (the pre-release layout) needs a migration', () => {
+    const dir = ws({ 'provisioning.toml': '[workspace]\nname = "old"\nformat_version = 0\n' });
     assert.throws(() => checkFormat(dir), (e: ProvError) => {
       assert.equal(e.code, 'WORKSPACE_MIGRATION_REQUIRED');
       assert.equal(e.exitCode, 3);
