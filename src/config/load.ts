@@ -1,8 +1,6 @@
 import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import satisfies from 'semver/functions/satisfies.js';
 import { parse as parseToml } from 'smol-toml';
-import { cliVersion } from '../cli/main.js';
 import { ProvError, dropUndefined } from '../errors/index.js';
 import { closest } from '../cli/suggest.js';
 import {
@@ -14,13 +12,14 @@ import { checkFree, checkRange, checkType, childrenOf, classify, hasPlaceholder,
 import { userDirs, type UserDirs } from './paths.js';
 import type { Problem } from './problems.js';
 import {
-  BUILTIN_PROVIDERS, FORMAT_VERSION, KEYS, MODE_CONSTRAINTS, MODE_PRESETS, USER_NAMED,
+  BUILTIN_PROVIDERS, KEYS, MODE_CONSTRAINTS, MODE_PRESETS, USER_NAMED,
   isLoopback, parseDuration, type Mode, type Scope,
 } from './schema.js';
 import {
   listInfras, requireWorkspaceError, resolveEnvironment, resolveInfra, resolveWorkspace, WORKSPACE_FILE, type ResolvedWorkspace,
 } from './target.js';
 import { TomlSyntaxError, parseTomlDoc, tomlLeaves } from './toml.js';
+import { assertReadableFormat, CURRENT_FORMAT } from '../workspace/format.js';
 
 /**
  * The load sequence of spec/config.md §2.5: resolve the target, parse every layer (checking
@@ -380,14 +379,11 @@ function workspaceChecks(ws: ResolvedWorkspace | undefined, layer: LayerData, va
     problems.push({ ...problemAt(name.origin, 'CONFIG_CONSTRAINT', `\`workspace.name\` is "${String(name.value)}", but the registry knows this directory as '${ws.name}'`, 'workspace.name'), hint: `set workspace.name = "${ws.name}", or re-register: provisioning workspace remove ${ws.name} && provisioning workspace register ${String(name.value)} ${ws.path}` });
   }
   const version = values.get('workspace.format_version');
-  const label = ws.name ?? String(values.get('workspace.name') ?? ws.path);
-  if (typeof version === 'number' && version > FORMAT_VERSION) {
-    throw new ProvError('WORKSPACE_TOO_NEW', `workspace '${label}' uses format ${version}; this version of provisioning reads up to format ${FORMAT_VERSION}`, { location: { file: layer.file }, hint: 'upgrade provisioning; workspaces are never downgraded' });
-  }
   const requires = values.get('workspace.requires');
-  if (typeof requires === 'string' && requires !== '' && !satisfies(cliVersion(), requires, { includePrerelease: true })) {
-    throw new ProvError('WORKSPACE_TOO_NEW', `workspace '${label}' requires provisioning ${requires}; this is ${cliVersion()}`, { location: { file: layer.file }, hint: `upgrade provisioning to satisfy ${requires}` });
-  }
+  assertReadableFormat({
+    name: ws.name ?? (typeof values.get('workspace.name') === 'string' ? String(values.get('workspace.name')) : undefined), path: ws.path, file: layer.file!,
+    formatVersion: typeof version === 'number' ? version : CURRENT_FORMAT, requires: typeof requires === 'string' && requires !== '' ? requires : undefined,
+  });
 }
 
 /** Cross-field rules (§10) and mode constraints (§4). */

@@ -1,3 +1,4 @@
+import { CURRENT_FORMAT } from '../workspace/format.js';
 /**
  * The one schema of the configuration (spec/config.md §3): every key with its type, default,
  * range, allowed values, and which layers may set it (§2.3). Everything else — validation,
@@ -40,7 +41,6 @@ export type FreeForm = 'strings' | 'dependencies' | 'any';
 export const MODES = ['solo', 'multiuser', 'cicd', 'enterprise'] as const;
 export type Mode = (typeof MODES)[number];
 export const LEVELS = ['trace', 'debug', 'info', 'warn', 'error'];
-export const FORMAT_VERSION = 1;
 export const BUILTIN_PROVIDERS = ['local', 'static', 'upcloud', 'aws'];
 export const SERVICES = ['orchestrator', 'control-center', 'kms', 'oci-registry'];
 
@@ -84,7 +84,7 @@ const LOCAL: Record<string, KeySpec> = {
 
   'workspace.name': { type: 'name', scope: 'workspace-file', note: 'required in the workspace file' },
   'workspace.description': s(),
-  'workspace.format_version': int(FORMAT_VERSION, 0, undefined, { scope: 'workspace-file' }),
+  'workspace.format_version': int(CURRENT_FORMAT, 0, undefined, { scope: 'workspace-file' }),
   'workspace.requires': { type: 'semver-range', default: '', scope: 'workspace-file' },
   'workspace.default_environment': { type: 'name', default: 'dev', scope: 'workspace-defaults' },
   'workspace.default_infra': { type: 'name', default: '', scope: 'workspace-defaults' },

@@ -90,32 +90,38 @@ export interface FormatStatus {
  */
 export function checkFormat(wsPath: string, version = cliVersion()): FormatStatus {
   const wf = readWorkspaceFile(wsPath);
-  const label = wf.name ? `workspace '${wf.name}'` : `the workspace at ${wsPath}`;
-  if (wf.requires !== undefined) {
-    if (validRange(wf.requires) === null) {
-      throw configProblem(wf.file, 'CONFIG_PATTERN', `\`workspace.requires\` is not a semver range: "${wf.requires}"`, undefined, undefined, 'use npm range syntax, e.g. ">=1.2 <2"');
-    }
-    if (!satisfies(version, wf.requires)) {
-      throw new ProvError('WORKSPACE_TOO_NEW', `${label} requires provisioning ${wf.requires}; this is ${version}`, {
-        location: { file: wf.file }, hint: `upgrade provisioning to satisfy ${wf.requires}`,
-      });
-    }
+  if (wf.requires !== undefined && validRange(wf.requires) === null) {
+    throw configProblem(wf.file, 'CONFIG_PATTERN', `\`workspace.requires\` is not a semver range: "${wf.requires}"`, undefined, undefined, 'use npm range syntax, e.g. ">=1.2 <2"');
   }
-  if (wf.formatVersion > CURRENT_FORMAT) {
-    throw new ProvError('WORKSPACE_TOO_NEW', `${label} uses format ${wf.formatVersion}; provisioning ${version} reads formats ${MIN_FORMAT}–${CURRENT_FORMAT}`, {
-      location: { file: wf.file }, hint: 'upgrade provisioning (workspaces are never downgraded)',
-    });
-  }
-  if (wf.formatVersion < MIN_FORMAT) {
-    const cmd = `provisioning workspace migrate${wf.name ? ` ${wf.name}` : ''}`;
-    throw new ProvError('WORKSPACE_MIGRATION_REQUIRED', `${label} uses format ${wf.formatVersion}; this version needs format ${MIN_FORMAT}; run \`${cmd}\``, {
-      location: { file: wf.file }, hint: `${cmd} --check shows the steps; it backs the workspace up first`,
-    });
-  }
+  assertReadableFormat({ name: wf.name, path: wsPath, file: wf.file, formatVersion: wf.formatVersion, requires: wf.requires }, version);
   return {
     name: wf.name, version: wf.formatVersion, min: MIN_FORMAT, current: CURRENT_FORMAT, requires: wf.requires,
     migrationAvailable: wf.formatVersion < CURRENT_FORMAT,
   };
+}
+
+/**
+ * The opening rules of spec/config.md §12, on values already read: newer than this CLI or an
+ * unmet `requires` → WORKSPACE_TOO_NEW; below the minimum → WORKSPACE_MIGRATION_REQUIRED.
+ */
+export function assertReadableFormat(ws: { name?: string; path: string; file: string; formatVersion: number; requires?: string }, version = cliVersion()): void {
+  const label = ws.name ? `workspace '${ws.name}'` : `the workspace at ${ws.path}`;
+  if (ws.requires && validRange(ws.requires) !== null && !satisfies(version, ws.requires, { includePrerelease: true })) {
+    throw new ProvError('WORKSPACE_TOO_NEW', `${label} requires provisioning ${ws.requires}; this is ${version}`, {
+      location: { file: ws.file }, hint: `upgrade provisioning to satisfy ${ws.requires}`,
+    });
+  }
+  if (ws.formatVersion > CURRENT_FORMAT) {
+    throw new ProvError('WORKSPACE_TOO_NEW', `${label} uses format ${ws.formatVersion}; provisioning ${version} reads formats ${MIN_FORMAT}–${CURRENT_FORMAT}`, {
+      location: { file: ws.file }, hint: 'upgrade provisioning (workspaces are never downgraded)',
+    });
+  }
+  if (ws.formatVersion < MIN_FORMAT) {
+    const cmd = `provisioning workspace migrate${ws.name ? ` ${ws.name}` : ''}`;
+    throw new ProvError('WORKSPACE_MIGRATION_REQUIRED', `${label} uses format ${ws.formatVersion}; this version needs format ${MIN_FORMAT}; run \`${cmd}\``, {
+      location: { file: ws.file }, hint: `${cmd} --check shows the steps; it backs the workspace up first`,
+    });
+  }
 }
 
 /** Write `workspace.format_version`, keeping the rest of the file byte for byte. */
