@@ -41,6 +41,7 @@ export function renderConfigErrors(err: ProvError): string {
   const n = (k: number, w: string) => `${k} ${w}${k === 1 ? '' : 's'}`;
   const total = typeof err.details.total === 'number' ? err.details.total : errors.length;
   lines.push(`${n(total, 'error')}, ${n(warnings.length, 'warning')}${layers !== undefined ? ` in ${n(layers, 'layer')}` : ''}`);
+  if (err.hint) lines.push(`try: ${err.hint}`);
   return lines.join('\n') + '\n';
 }
 

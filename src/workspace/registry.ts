@@ -1,6 +1,5 @@
 import { mkdirSync, readFileSync, realpathSync, renameSync, writeFileSync, rmSync } from 'node:fs';
 import { dirname, join, relative, resolve, sep } from 'node:path';
-import lockfile from 'proper-lockfile';
 import { parse, stringify, TomlDate, TomlError } from 'smol-toml';
 import { ProvError } from '../errors/index.js';
 import { expandHome, type UserDirs } from '../config/paths.js';
@@ -110,6 +109,7 @@ function serialize(reg: WorkspaceRegistry): string {
 export async function updateRegistry<T>(dirs: UserDirs, change: (reg: WorkspaceRegistry) => T): Promise<T> {
   const file = registryFile(dirs);
   mkdirSync(dirname(file), { recursive: true, mode: 0o700 });
+  const { default: lockfile } = await import('proper-lockfile'); // only writers pay for it
   const release = await lockfile.lock(file, {
     realpath: false, stale: 10_000, retries: { retries: 50, minTimeout: 20, maxTimeout: 200 },
     lockfilePath: `${file}.lock`,
