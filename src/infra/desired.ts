@@ -3,8 +3,9 @@ import type { Config } from '../config/index.js';
 import { interpolate } from '../config/interpolate.js';
 import { loadCatalog, taskservDeps, type Catalog } from '../extensions/catalog.js';
 import { resolveTaskservs, type ResolvedTaskserv, type WantedTaskserv, type InfraEdge } from '../extensions/resolve.js';
-import {
-  CAPABILITIES, checksum, canonicalSpec, definitionInvalid, fieldDefaults, formatPath, loadInfra, locateProblems, normalizeFieldValues,
+import type {
+  CAPABILITIES} from '../model/index.js';
+import { checksum, canonicalSpec, definitionInvalid, fieldDefaults, formatPath, loadInfra, locateProblems, normalizeFieldValues,
   parseSize, pending, resolveServers, secretFieldPaths, setValueAt, stringLeaves, validateFields, deepMerge,
   type ClusterManifest, type InfraSettings, type LoadedDefinition, type PathSegment, type PendingProblem, type Problem,
   type ProviderManifest, type ResolvedServer, type TaskservManifest,
