@@ -31,7 +31,7 @@ export const validateExtension: ManifestValidator<ExtensionManifest> = (kind, te
   if (!v.value) {
     const first = v.errors[0]!;
     const more = v.errors.length > 1 ? ` (and ${v.errors.length - 1} more; \`provisioning validate extension ${dir}\` lists them)` : '';
-    return { problem: `${first.path ? `${first.path}: ` : ''}${first.message}${more}` };
+    return { problem: `${first.message}${more}` };
   }
   const m = v.value;
   const name = dir.split(/[\\/]/).pop();
