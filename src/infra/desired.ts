@@ -132,7 +132,7 @@ export async function loadDesired(cfg: Config, opts: DesiredOptions): Promise<De
   const infraName = infra ?? loaded.name;
   if (settings.environment && settings.environment !== environment) {
     throw new ProvError('ENV_MISMATCH', `infra '${infraName}' is declared for environment '${settings.environment}', and the selected environment is '${environment}'`, {
-      location: { file: loaded.file }, hint: `pass --environment ${settings.environment}`,
+      location: { file: loaded.file }, hint: `pass --environment ${settings.environment}`, details: { declared: settings.environment, selected: environment },
     });
   }
 

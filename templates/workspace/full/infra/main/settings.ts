@@ -1,4 +1,4 @@
-import { defineInfra, type Server } from 'provisioning';
+import { defineInfra, secret, type Server } from 'provisioning';
 
 // Infra 'main' of workspace '{{ name }}': two web servers behind nginx and one
 // PostgreSQL server. Fields: `provisioning schema show infra`.
@@ -14,7 +14,7 @@ export default defineInfra({
   description: 'web and database tier',
   labels: { workspace: '{{ name }}' },
   defaults: { cores: 1, memory: '1GiB', time_zone: 'UTC' },
-  taskserv_defaults: { postgres: { version: '^16' } },
+  taskserv_defaults: { postgres: { version: '^2' } },
   servers: [
     web(1),
     web(2),
@@ -25,7 +25,8 @@ export default defineInfra({
       cores: 2,
       memory: '2GiB',
       protected: true,
-      taskservs: [{ name: 'postgres', settings: { max_connections: 100 } }],
+      // The password stays encrypted: create it with `provisioning secrets create main/postgres-admin`.
+      taskservs: [{ name: 'postgres', settings: { max_connections: 100, password: secret('main/postgres-admin') } }],
     },
   ],
 });
