@@ -1,0 +1,30 @@
+#!/bin/sh
+# Report state without changing anything: 0 installed and matching, 10 not installed,
+# 11 installed by another version of this taskserv, 12 configuration differs or not running.
+# The last line is JSON with the observed Node.js version.
+set -u
+STATE=/var/lib/provisioning/taskservs/nodejs-app
+[ -x /usr/bin/node ] || exit 10
+version=$(node --version | sed 's/^v//')
+report() { echo "{\"version\":\"$version\",\"running\":$running}"; exit "$1"; }
+
+if [ -d /run/systemd/system ]; then
+  systemctl is-active --quiet nodejs-app && running=true || running=false
+else
+  start-stop-daemon --status --pidfile /run/nodejs-app.pid --exec /usr/bin/node && running=true || running=false
+fi
+
+[ -r "$STATE/extension-version" ] || report 10  # node alone (another user of the package) is not this app
+[ "$(cat "$STATE/extension-version")" = "{{ taskserv.version }}" ] || report 11
+sha256sum --status -c "$STATE/files.sha256" 2>/dev/null || report 12
+if [ -n "${PROV_SETTINGS:-}" ] && [ -r "$PROV_SETTINGS" ]; then
+  wanted=$(python3 - "$PROV_SETTINGS" <<'PY'
+import hashlib, json, sys
+s = json.load(open(sys.argv[1]))
+print(hashlib.sha256(json.dumps(s, sort_keys=True).encode()).hexdigest())
+PY
+)
+  [ "$wanted" = "$(cat "$STATE/settings.sha256" 2>/dev/null)" ] || report 12
+fi
+[ "$running" = true ] || report 12
+report 0
