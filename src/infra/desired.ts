@@ -67,6 +67,8 @@ export interface DesiredState {
   infraEdges: InfraEdge[];
   clusters: DesiredCluster[];
   catalog: Catalog;
+  /** config execution.parallel_limit: how many operations may run at once */
+  parallelLimit: number;
   warnings: Problem[];
 }
 
@@ -273,6 +275,7 @@ export async function loadDesired(cfg: Config, opts: DesiredOptions): Promise<De
   return {
     workspace: { name: ws.name, path: ws.path }, infra: infraName, environment, file: loaded.file, settings,
     servers, taskservs, infraEdges: resolution.infraEdges, clusters, catalog,
+    parallelLimit: Number((cfg.values.execution as { parallel_limit?: number } | undefined)?.parallel_limit ?? 5),
     warnings: locateProblems(warnings, loaded.file, definition.locate),
   };
 }

@@ -28,6 +28,48 @@ export const SCHEMA_MIGRATIONS: readonly SchemaMigration[] = [
         notes        TEXT    NOT NULL DEFAULT ''
       );`,
   },
+  {
+    version: 2,
+    name: 'resources_changes_locks',
+    sql: `
+      CREATE TABLE resources (
+        id               TEXT PRIMARY KEY,
+        kind             TEXT NOT NULL,
+        workspace        TEXT NOT NULL,
+        infra            TEXT NOT NULL,
+        name             TEXT NOT NULL,
+        parent           TEXT,
+        status           TEXT NOT NULL,
+        checksum         TEXT NOT NULL,
+        generation       INTEGER NOT NULL,
+        doc              TEXT NOT NULL,
+        created_at       TEXT NOT NULL,
+        updated_at       TEXT NOT NULL
+      );
+      CREATE INDEX resources_by_infra ON resources (workspace, infra, kind);
+      CREATE TABLE resource_changes (
+        seq          INTEGER PRIMARY KEY AUTOINCREMENT,
+        resource_id  TEXT NOT NULL,
+        action       TEXT NOT NULL,
+        generation   INTEGER NOT NULL,
+        checksum     TEXT NOT NULL,
+        workflow_id  TEXT,
+        command      TEXT NOT NULL DEFAULT '',
+        diff         TEXT NOT NULL DEFAULT '{}',
+        at           TEXT NOT NULL
+      );
+      CREATE INDEX resource_changes_by_resource ON resource_changes (resource_id, seq);
+      CREATE TABLE locks (
+        scope        TEXT PRIMARY KEY,
+        holder       TEXT NOT NULL,
+        pid          INTEGER,
+        host         TEXT NOT NULL,
+        command      TEXT NOT NULL,
+        reason       TEXT NOT NULL DEFAULT '',
+        acquired_at  TEXT NOT NULL,
+        expires_at   TEXT
+      );`,
+  },
 ];
 
 export const LATEST_SCHEMA = SCHEMA_MIGRATIONS.reduce((m, s) => Math.max(m, s.version), 0);

@@ -1,0 +1,62 @@
+import { ProvError } from '../../errors/index.js';
+import { loadDesired } from '../../infra/desired.js';
+import { planCluster, planInfra, planServers, planTaskservs, type Plan } from '../../plan/plan.js';
+import { readResources } from '../../store/sqlite/state.js';
+import type { Invocation, Result } from '../context.js';
+import { renderPlan } from '../plan-view.js';
+
+/**
+ * Mutating server/taskserv/cluster/infra commands. The plan is computed offline from the
+ * definitions and the recorded state (check mode needs no credentials and no network).
+ * Applying a plan arrives with the providers (#4) and taskserv (#5) issues; until then a
+ * run without --check says so and changes nothing.
+ */
+
+const APPLY: Record<string, string> = {
+  server: 'issue #4 (providers, servers and transports)',
+  taskserv: 'issue #5 (taskservs and clusters)',
+  cluster: 'issue #5 (taskservs and clusters)',
+  infra: 'issue #5 (taskservs and clusters)',
+};
+
+async function withPlan(inv: Invocation, compute: (d: Awaited<ReturnType<typeof loadDesired>>, records: ReturnType<typeof readResources>) => Plan): Promise<Result> {
+  const area = inv.spec.command.split(' ')[0]!;
+  const cfg = await inv.config({ requireWorkspace: true, requireInfra: !inv.globals.settings });
+  const desired = await loadDesired(cfg, { settingsFile: inv.globals.settings, env: inv.io.env });
+  for (const w of desired.warnings) inv.warn(`${w.file}${w.line ? `:${w.line}` : ''}: ${w.message}`);
+  const records = readResources(desired.workspace.path, desired.workspace.name, desired.infra);
+  const plan = compute(desired, records);
+  plan.check = inv.globals.check;
+  if (!inv.globals.check) {
+    throw new ProvError('NOT_IMPLEMENTED', `applying \`${inv.spec.command}\` arrives with ${APPLY[area]}; nothing was changed`, {
+      hint: `\`provisioning ${inv.spec.command} --check\` shows the plan now`,
+      details: { plan_summary: plan.summary },
+    });
+  }
+  return { data: plan, view: { kind: 'text', text: renderPlan(plan, inv.io.stdoutIsTTY && !inv.io.env.NO_COLOR && inv.globals.color !== false) } };
+}
+
+const list = (v: unknown) => (Array.isArray(v) ? (v as string[]) : v === undefined ? [] : [String(v)]);
+const flag = (inv: Invocation, name: string) => inv.flags[name] === true;
+
+export const server = (inv: Invocation): Promise<Result> => {
+  const action = inv.spec.command.split(' ')[1] as 'create' | 'delete' | 'update' | 'start' | 'stop' | 'restart';
+  return withPlan(inv, (d, r) => planServers(d, r, {
+    action, names: list(inv.args.name), force: flag(inv, 'force'), keepStorage: flag(inv, 'keep-storage'), allowReplace: flag(inv, 'allow-replace'),
+  }));
+};
+
+export const taskserv = (inv: Invocation): Promise<Result> => {
+  const action = inv.spec.command.split(' ')[1] as 'create' | 'delete';
+  return withPlan(inv, (d, r) => planTaskservs(d, r, { action, names: list(inv.args.name), servers: list(inv.flags.servers), force: flag(inv, 'force'), cleanupData: flag(inv, 'cleanup-data') }));
+};
+
+export const cluster = (inv: Invocation): Promise<Result> => {
+  const action = inv.spec.command.split(' ')[1] as 'create' | 'delete';
+  return withPlan(inv, (d, r) => planCluster(d, r, { action, name: String(inv.args.name) }));
+};
+
+export const infra = (inv: Invocation): Promise<Result> => {
+  const action = inv.spec.command.split(' ')[1] as 'create' | 'delete';
+  return withPlan(inv, (d, r) => planInfra(d, r, { action, keepStorage: flag(inv, 'keep-storage') }));
+};
