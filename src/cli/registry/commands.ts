@@ -38,9 +38,10 @@ export const COMMANDS: CommandDecl[] = [
   { command: 'workspace backup', summary: 'archive definitions and config (not the state cache)', side_effect: 'write', requires_auth: false, category: 'workspace', args: [arg('name')], flags: [F.output], ...h('workspace', 'backup') },
   { command: 'workspace restore', summary: 'restore a backup archive (refuses to overwrite without --force)', side_effect: 'write', requires_auth: false, category: 'workspace', args: [arg('archive', true)], flags: [F.force, s('path', 'directory to restore into (default: the archived workspace path)')], ...h('workspace', 'restore') },
   { command: 'workspace list-backups', summary: 'known backup archives', side_effect: 'read', requires_auth: false, category: 'workspace', args: [arg('name')], ...h('workspace', 'listBackups') },
-  { command: 'workspace lock', summary: 'hold the infra lock manually (maintenance)', side_effect: 'write', category: 'workspace', flags: [F.reason, F.ttl], pending: DEFS },
-  { command: 'workspace unlock', summary: 'release your lock; --force releases anybody\'s', side_effect: 'write', category: 'workspace', flags: [F.force], pending: DEFS },
-  { command: 'workspace lock-status', summary: 'who holds which lock, since when, for which command', side_effect: 'read', category: 'workspace', pending: DEFS },
+  { command: 'workspace lock', summary: 'hold the infra lock manually (maintenance); mutating runs then fail with exit 6', side_effect: 'write', category: 'workspace',
+    flags: [F.reason, F.ttl, s('lock-timeout', 'wait this long for a lock held by a run (default: fail at once, exit 6)')], examples: ['prov ws lock --reason "db maintenance" --ttl 2h'], ...h('locks', 'lock') },
+  { command: 'workspace unlock', summary: 'release your lock; --force releases anybody\'s', side_effect: 'write', category: 'workspace', flags: [F.force], ...h('locks', 'unlock') },
+  { command: 'workspace lock-status', summary: 'who holds which lock, since when, for which command', side_effect: 'read', category: 'workspace', ...h('locks', 'status') },
 
   // ── config (§12.1, §25.2) ───────────────────────────────────────────────────────
   { command: 'config show', summary: 'merged configuration, or one subtree; --origin names the layer of each value', side_effect: 'read', requires_auth: false, category: 'configuration',
