@@ -355,6 +355,14 @@ describe('extension commands', () => {
     assert.equal(i.json().manifest.extension.name, 'redis');
   });
 
+  it('`list <kind>` is the same as `<kind> list`', async () => {
+    for (const kind of ['provider', 'taskserv', 'cluster', 'extension']) {
+      const a = await cli(['list', `${kind}s`, '--out', 'json']);
+      assert.equal(a.code, 0, a.stderr);
+      assert.deepEqual(a.json(), (await cli([kind, 'list', '--out', 'json'])).json());
+    }
+  });
+
   const badDir = () => {
     const dir = join(home, 'ext-src', 'taskservs', 'bad');
     writeFiles(dir, {

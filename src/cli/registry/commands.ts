@@ -92,7 +92,9 @@ export const COMMANDS: CommandDecl[] = [
   { command: 'list workspaces', summary: 'same as `workspace list`', side_effect: 'read', requires_auth: false, category: 'workspace', ...h('workspace', 'list') },
   ...['servers', 'taskservs', 'clusters', 'infras', 'providers', 'extensions', 'workflows'].map((kind): CommandDecl => ({
     command: `list ${kind}`, summary: `same as \`${kind.replace(/s$/, '')} list\``, side_effect: 'read', category: 'infrastructure',
-    ...(kind === 'infras' ? h('infra', 'infraList') : { pending: kind === 'workflows' ? ENGINE : kind === 'servers' ? SERVERS : DEFS }),
+    ...(kind === 'infras' ? h('infra', 'infraList')
+      : ['providers', 'taskservs', 'clusters', 'extensions'].includes(kind) ? h('extensions', `${kind.replace(/s$/, '')}List`)
+        : { pending: kind === 'workflows' ? ENGINE : kind === 'servers' ? SERVERS : DEFS }),
   })),
 
   // ── infra, generate, schema (§13) ───────────────────────────────────────────────
