@@ -1,4 +1,6 @@
+import semver from 'semver';
 import { parse, TomlError } from 'smol-toml';
+import { cliVersion } from '../cli/main.js';
 import { validateManifest, type ExtensionManifest, type TaskservManifest } from '../model/index.js';
 import { ExtensionCatalog, layerRoots, pathProblem, type ExtensionKind, type ManifestValidator } from './layers.js';
 import type { TaskservDeps } from './resolve.js';
@@ -37,12 +39,22 @@ export const validateExtension: ManifestValidator<ExtensionManifest> = (kind, te
   const name = dir.split(/[\\/]/).pop();
   if (m.extension.kind !== kind) return { problem: `[extension].kind is '${m.extension.kind}' but it sits in ${kind}s/` };
   if (m.extension.name !== name) return { problem: `[extension].name is '${m.extension.name}' but the directory is '${name}'` };
+  const compat = compatibilityProblem(m);
+  if (compat) return { problem: compat };
   for (const f of referencedFiles(m)) {
     const p = pathProblem(dir, f);
     if (p) return { problem: p };
   }
   return { manifest: m };
 };
+
+/** [compatibility].provisioning against the running CLI (models.md §5.1); undefined when it fits. */
+export function compatibilityProblem(m: ExtensionManifest): string | undefined {
+  const range = m.compatibility?.provisioning;
+  if (!range || !semver.validRange(range)) return undefined;
+  const v = cliVersion();
+  return semver.satisfies(v, range, { includePrerelease: true }) ? undefined : `needs provisioning ${range}; this CLI is ${v}`;
+}
 
 export function loadCatalog(workspacePath?: string, infra?: string): Catalog {
   return new ExtensionCatalog(layerRoots(workspacePath, infra), validateExtension);

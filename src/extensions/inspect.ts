@@ -10,7 +10,7 @@ import {
   type ProviderManifest, type TaskservManifest,
 } from '../model/index.js';
 import { ProvError } from '../errors/index.js';
-import { taskservDeps, type Catalog } from './catalog.js';
+import { compatibilityProblem, taskservDeps, type Catalog } from './catalog.js';
 import { KINDS, pathProblem, type Candidate, type ExtensionKind, type LayerName } from './layers.js';
 import { resolveTaskservs, type ResolvedTaskserv, type ResolveIssue, type TaskservDeps } from './resolve.js';
 
@@ -370,6 +370,8 @@ export function validateExtensionDir(dir: string, catalog?: Catalog): DirValidat
   }
 
   const m = v.value;
+  const compat = m && compatibilityProblem(m);
+  if (compat) extra.push(pending('DEF_VERSION', ['compatibility', 'provisioning'], 'a range this CLI satisfies', m.compatibility!.provisioning, { message: `compatibility.provisioning: ${compat}` }));
   if (m?.extension.kind === 'taskserv') {
     const t = m as TaskservManifest;
     const settings = t.settings ?? {};
