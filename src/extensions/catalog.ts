@@ -1,4 +1,7 @@
-import semver from 'semver';
+import { mkdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import satisfies from 'semver/functions/satisfies.js';
+import validRange from 'semver/ranges/valid.js';
 import { parse, TomlError } from 'smol-toml';
 import { cliVersion } from '../cli/main.js';
 import { validateManifest, type ExtensionManifest, type TaskservManifest } from '../model/index.js';
@@ -48,16 +51,62 @@ export const validateExtension: ManifestValidator<ExtensionManifest> = (kind, te
   return { manifest: m };
 };
 
+/**
+ * Validated manifests are cached in `<cache home>/catalog/` (validation is most of a catalog's
+ * load time). An entry is reused only while the manifest file and the directories holding the
+ * files it names keep their size and mtime, and for the same CLI version; `validate extension`
+ * always validates afresh.
+ */
+type CacheEntry = { stamp: string; result: { manifest: ExtensionManifest } | { problem: string } };
+
+function stampOf(file: string, dir: string): string {
+  const parts = [file, join(dir), join(dir, 'scripts'), join(dir, 'templates')].map((p) => {
+    try { const st = statSync(p); return `${st.size}:${st.mtimeMs}`; } catch { return '-'; }
+  });
+  return parts.join('|');
+}
+
+function cachedValidator(cacheDir: string): { validate: ManifestValidator<ExtensionManifest>; save: () => void } {
+  const file = join(cacheDir, 'catalog', `manifests-${cliVersion()}.json`);
+  let entries: Record<string, CacheEntry> = {};
+  try { entries = JSON.parse(readFileSync(file, 'utf8')) as Record<string, CacheEntry>; } catch { /* no cache yet, or unreadable: rebuilt */ }
+  let dirty = false;
+  return {
+    validate: (kind, text, manifestFile, dir) => {
+      const stamp = stampOf(manifestFile, dir);
+      const hit = entries[manifestFile];
+      if (hit && hit.stamp === stamp) return hit.result;
+      const result = validateExtension(kind, text, manifestFile, dir);
+      entries[manifestFile] = { stamp, result };
+      dirty = true;
+      return result;
+    },
+    save: () => {
+      if (!dirty) return;
+      try {
+        mkdirSync(join(cacheDir, 'catalog'), { recursive: true, mode: 0o700 });
+        const tmp = `${file}.${process.pid}.tmp`;
+        writeFileSync(tmp, JSON.stringify(entries));
+        renameSync(tmp, file);
+      } catch { /* a cache that cannot be written only costs time */ }
+    },
+  };
+}
+
 /** [compatibility].provisioning against the running CLI (models.md §5.1); undefined when it fits. */
 export function compatibilityProblem(m: ExtensionManifest): string | undefined {
   const range = m.compatibility?.provisioning;
-  if (!range || !semver.validRange(range)) return undefined;
+  if (!range || !validRange(range)) return undefined;
   const v = cliVersion();
-  return semver.satisfies(v, range, { includePrerelease: true }) ? undefined : `needs provisioning ${range}; this CLI is ${v}`;
+  return satisfies(v, range, { includePrerelease: true }) ? undefined : `needs provisioning ${range}; this CLI is ${v}`;
 }
 
-export function loadCatalog(workspacePath?: string, infra?: string): Catalog {
-  return new ExtensionCatalog(layerRoots(workspacePath, infra), validateExtension);
+export function loadCatalog(workspacePath?: string, infra?: string, opts: { cacheDir?: string } = {}): Catalog {
+  if (!opts.cacheDir) return new ExtensionCatalog(layerRoots(workspacePath, infra), validateExtension);
+  const cache = cachedValidator(opts.cacheDir);
+  const catalog = new ExtensionCatalog(layerRoots(workspacePath, infra), cache.validate);
+  cache.save();
+  return catalog;
 }
 
 /** The dependency view of every usable taskserv, for the resolver. */

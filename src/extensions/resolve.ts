@@ -1,4 +1,5 @@
-import semver from 'semver';
+import semverSatisfies from 'semver/functions/satisfies.js';
+import validRange from 'semver/ranges/valid.js';
 import { closest } from '../cli/suggest.js';
 import { formatCycle, topoOrder } from '../graph/topo.js';
 
@@ -68,7 +69,7 @@ export interface Resolution {
 /** Requirement keys that are not taskservs: the OS is checked on the server at deploy time. */
 const PSEUDO = new Set(['os']);
 
-const satisfies = (version: string, range: string) => semver.satisfies(version, range, { includePrerelease: false });
+const satisfies = (version: string, range: string) => semverSatisfies(version, range, { includePrerelease: false });
 
 export function resolveTaskservs(
   servers: { hostname: string; path: string; at: (string | number)[]; taskservs: WantedTaskserv[] }[],
@@ -152,7 +153,7 @@ export function resolveTaskservs(
     // Versions and conflicts.
     for (const p of present.values()) {
       for (const r of p.ranges) {
-        if (!semver.validRange(r.range)) {
+        if (!validRange(r.range)) {
           issues.push({ code: 'DEF_VERSION', path: p.source, at: p.at, message: `${p.source}: '${r.range}' is not a semver range (from ${r.source})`, hint: 'use npm range syntax: ^1.2, ~1.2.3, >=1.7 <2, 1.x, *' });
         } else if (!satisfies(p.ts.version, r.range)) {
           issues.push({ code: 'DEF_VERSION', path: p.source, at: p.at,
@@ -201,7 +202,7 @@ export function resolveTaskservs(
     }
     for (const h of holders) {
       const v = catalog.get(h.taskserv)!.version;
-      if (semver.validRange(need.entry.version) && !satisfies(v, need.entry.version)) {
+      if (validRange(need.entry.version) && !satisfies(v, need.entry.version)) {
         issues.push({ code: 'DEF_VERSION', path: need.path, at: need.at, message: `${h.taskserv} ${v} on ${h.server} does not satisfy ${need.entry.version} required by ${need.taskserv} on ${need.server}` });
       }
     }

@@ -5,7 +5,7 @@ import { loadCatalog, taskservDeps, type Catalog } from '../extensions/catalog.j
 import { resolveTaskservs, type ResolvedTaskserv, type WantedTaskserv, type InfraEdge } from '../extensions/resolve.js';
 import type {
   CAPABILITIES} from '../model/index.js';
-import { checksum, canonicalSpec, definitionInvalid, fieldDefaults, formatPath, loadInfra, locateProblems, normalizeFieldValues,
+import { checksum, definitionInvalid, fieldDefaults, formatPath, loadInfra, locateProblems, normalizeFieldValues,
   parseSize, pending, resolveServers, secretFieldPaths, setValueAt, stringLeaves, validateFields, deepMerge,
   type ClusterManifest, type InfraSettings, type LoadedDefinition, type PathSegment, type PendingProblem, type Problem,
   type ProviderManifest, type ResolvedServer, type TaskservManifest,
@@ -138,7 +138,7 @@ export async function loadDesired(cfg: Config, opts: DesiredOptions): Promise<De
     });
   }
 
-  const catalog = loadCatalog(ws.path, infraName);
+  const catalog = loadCatalog(ws.path, infraName, { cacheDir: cfg.dirs.cacheHome });
   const problems: PendingProblem[] = [...early];
   const warnings: PendingProblem[] = [];
   const providerConfig = (cfg.values.providers ?? {}) as Record<string, Record<string, unknown>>;
@@ -170,6 +170,7 @@ export async function loadDesired(cfg: Config, opts: DesiredOptions): Promise<De
     },
   });
 
+  const validSettings = new Set<string>();
   const servers: DesiredServer[] = resolved.map((s, i) => {
     const at: PathSegment[] = ['servers', i];
     const declared = settings.servers[i]!;
@@ -203,9 +204,14 @@ export async function loadDesired(cfg: Config, opts: DesiredOptions): Promise<De
       need(s.user_data !== undefined, 'user_data', 'user_data', [...at, 'user_data']);
       need(Boolean(declared.network?.firewall ?? settings.network?.firewall), 'firewall', 'firewall rules', [...at, 'network', 'firewall']);
       if (m.server_settings) {
-        const r = validateFields(m.server_settings, { ...fieldDefaults(m.server_settings), ...(s.provider_settings ?? {}) }, { path: [...at, 'provider_settings'], plaintextSecrets: false });
-        problems.push(...r.errors);
-        warnings.push(...r.warnings);
+        // Servers usually share their provider settings: validate each distinct value once.
+        const key = `${s.provider}\u0000${JSON.stringify(s.provider_settings ?? {})}`;
+        if (!validSettings.has(key)) {
+          const r = validateFields(m.server_settings, { ...fieldDefaults(m.server_settings), ...(s.provider_settings ?? {}) }, { path: [...at, 'provider_settings'], plaintextSecrets: false });
+          problems.push(...r.errors);
+          warnings.push(...r.warnings);
+          if (r.errors.length === 0 && r.warnings.length === 0) validSettings.add(key);
+        }
       }
       const sized = plan ?? (s.cores !== undefined ? undefined : plans.find((p) => p.name === s.plan));
       if (sized && (sized.monthly !== undefined || sized.hourly !== undefined) && m.pricing) {
@@ -213,7 +219,7 @@ export async function loadDesired(cfg: Config, opts: DesiredOptions): Promise<De
       }
     }
     const spec = { ...s };
-    return { ...s, checksum: checksum(canonicalSpec(spec)), ...(price ? { price } : {}) };
+    return { ...s, checksum: checksum(spec), ...(price ? { price } : {}) };
   });
 
   // Taskservs: dependencies and order per server, then settings.
@@ -235,6 +241,7 @@ export async function loadDesired(cfg: Config, opts: DesiredOptions): Promise<De
   for (const issue of resolution.issues) problems.push({ ...pending(issue.code, issue.at, '', undefined, { message: issue.message, hint: issue.hint }), expected: '', actual: '' });
 
   const taskservs = new Map<string, DesiredTaskserv[]>();
+  const resolvedSettings = new Map<string, Pick<DesiredTaskserv, 'profile' | 'settings' | 'secret_paths' | 'checksum'>>();
   servers.forEach((s, i) => {
     const list = resolution.servers.get(s.hostname) ?? [];
     const refs = new Map(s.taskservs.map((t, j) => [t.name, { t, j }]));
@@ -244,26 +251,31 @@ export async function loadDesired(cfg: Config, opts: DesiredOptions): Promise<De
       const ref = refs.get(r.name);
       const at: PathSegment[] = ref ? ['servers', i, 'taskservs', ref.j] : ['servers', i, 'taskservs'];
       const profile = ref?.t.profile ?? 'default';
+      for (const port of m.resources?.ports ?? []) {
+        const other = usedPorts.get(port);
+        if (other) problems.push(pending('DEF_CONFLICT', at, `a free port on ${s.hostname}`, port, { message: `${formatPath(at)}: ${r.name} and ${other} both use port ${port} on ${s.hostname}`, hint: 'place them on different servers' }));
+        else usedPorts.set(port, r.name);
+      }
+      // Identical refs (same taskserv, version, profile and settings) resolve identically: compute once.
+      const key = `${r.name}\u0000${r.version}\u0000${profile}\u0000${JSON.stringify(ref?.t.settings ?? null)}`;
+      const known = resolvedSettings.get(key);
+      if (known) return { ...r, ...known, server: s.hostname };
       if (profile !== 'default' && !m.profiles?.[profile]) {
         problems.push(pending('DEF_REFERENCE', [...at, 'profile'], `a profile of ${r.name}: ${Object.keys(m.profiles ?? {}).join(', ') || '(none)'}`, profile, { message: `${formatPath(at)}: taskserv ${r.name} has no profile '${profile}'` }));
       }
       const table = m.settings ?? {};
       const merged = deepMerge<Record<string, unknown>>(fieldDefaults(table), m.profiles?.[profile] as Record<string, unknown> | undefined, tsDefaults[r.name]?.settings, ref?.t.settings) ?? {};
       const v = validateFields(table, merged, { path: [...at, 'settings'] });
-      // Problems inside values the user did not write (defaults) point at the ref itself.
       problems.push(...v.errors);
       warnings.push(...v.warnings);
-      for (const port of m.resources?.ports ?? []) {
-        const other = usedPorts.get(port);
-        if (other) problems.push(pending('DEF_CONFLICT', at, `a free port on ${s.hostname}`, port, { message: `${formatPath(at)}: ${r.name} and ${other} both use port ${port} on ${s.hostname}`, hint: 'place them on different servers' }));
-        else usedPorts.set(port, r.name);
-      }
       const normalized = v.errors.length ? merged : normalizeFieldValues(table, merged);
       const secretPaths = secretFieldPaths(table, merged);
-      return {
-        ...r, server: s.hostname, profile, settings: normalized, secret_paths: secretPaths,
-        checksum: checksum(canonicalSpec({ name: r.name, version: r.version, profile, settings: normalized }, { secretPaths })),
+      const computed = {
+        profile, settings: normalized, secret_paths: secretPaths,
+        checksum: checksum({ name: r.name, version: r.version, profile, settings: normalized }, { secretPaths }),
       };
+      if (v.errors.length === 0 && v.warnings.length === 0) resolvedSettings.set(key, computed);
+      return { ...r, ...computed, server: s.hostname };
     }));
   });
 
@@ -337,7 +349,7 @@ function resolveClusters(settings: InfraSettings, servers: DesiredServer[], cata
     const topo = topoOrder(components.map((x) => x.name), edges);
     if (!topo.ok) problems.push(pending('DEF_CYCLE', at, 'components without a cycle', formatCycle(topo.cycle), { message: `${formatPath(at)}: component cycle in cluster '${c.name}': ${formatCycle(topo.cycle)}` }));
     const out = { name: c.name, extension: c.extension, version: c.version, components, order: topo.ok ? topo.order : [], parallel: c.parallel ?? true, rollback_on_failure: c.rollback_on_failure ?? true };
-    return { ...out, checksum: checksum(canonicalSpec(out)) };
+    return { ...out, checksum: checksum(out) };
   });
 }
 

@@ -2,10 +2,17 @@ import { readFile } from 'node:fs/promises';
 import { extname } from 'node:path';
 import { parse as parseToml, TomlError } from 'smol-toml';
 import { parseTOML, type AST } from 'toml-eslint-parser';
-import { LineCounter, parseDocument, isMap, isPair, isScalar, type Document, type Node as YamlNode } from 'yaml';
+import { createRequire } from 'node:module';
+import type * as Yaml from 'yaml';
+import type { Document, Node as YamlNode } from 'yaml';
 import { ProvError } from '../errors/index.js';
 import { definitionInvalid, formatPath, type Locator, type PathSegment, type Problem } from './problems.js';
 import type { DefinitionContext, DefinitionKind } from '../lib/define.js';
+
+/** The YAML library is loaded only for YAML/JSON files and positions (it is ~65 ms of start-up). */
+const require = createRequire(import.meta.url);
+let yamlLib: typeof Yaml | undefined;
+const yaml = (): typeof Yaml => (yamlLib ??= require('yaml') as typeof Yaml);
 
 /**
  * Loading a definition file into plain data, with a locator that maps a path inside the data to
@@ -183,8 +190,8 @@ function offsetToPos(text: string, offset: number): Pos {
 }
 
 function parseYamlText(text: string, file: string): LoadedDefinition {
-  const lineCounter = new LineCounter();
-  const doc = parseDocument(text, { lineCounter, uniqueKeys: true, prettyErrors: false, version: '1.2' });
+  const lineCounter = new (yaml().LineCounter)();
+  const doc = yaml().parseDocument(text, { lineCounter, uniqueKeys: true, prettyErrors: false, version: '1.2' });
   if (doc.errors.length > 0) {
     throw definitionInvalid(doc.errors.map((e) => {
       const p = lineCounter.linePos(e.pos[0]);
@@ -199,14 +206,14 @@ function yamlLocator(text: string): Locator {
   let inner: Locator | undefined;
   return (path, want) => {
     if (!inner) {
-      const lineCounter = new LineCounter();
-      inner = docLocator(parseDocument(text, { lineCounter, uniqueKeys: false }), lineCounter);
+      const lineCounter = new (yaml().LineCounter)();
+      inner = docLocator(yaml().parseDocument(text, { lineCounter, uniqueKeys: false }), lineCounter);
     }
     return inner(path, want);
   };
 }
 
-function docLocator(doc: Document, lc: LineCounter): Locator {
+function docLocator(doc: Document, lc: Yaml.LineCounter): Locator {
   const at = (node: { range?: [number, number, number] | null } | null | undefined): Pos | undefined => {
     if (!node?.range) return undefined;
     const p = lc.linePos(node.range[0]);
@@ -216,10 +223,10 @@ function docLocator(doc: Document, lc: LineCounter): Locator {
     if (path.length === 0) return at(doc.contents as YamlNode | null);
     if (want === 'key') {
       const parent = doc.getIn(path.slice(0, -1), true);
-      if (isMap(parent)) {
+      if (yaml().isMap(parent)) {
         const last = path[path.length - 1];
-        const pair = parent.items.find((it) => isPair(it) && (isScalar(it.key) ? it.key.value : it.key) === last);
-        if (pair && isPair(pair)) return at(pair.key as YamlNode);
+        const pair = parent.items.find((it) => yaml().isPair(it) && (yaml().isScalar(it.key) ? it.key.value : it.key) === last);
+        if (pair && yaml().isPair(pair)) return at(pair.key as YamlNode);
       }
     }
     return at(doc.getIn(path, true) as YamlNode | undefined);

@@ -114,9 +114,10 @@ class Builder {
     const touched = this.changes.filter((c) => c.resource_type === 'server');
     if (touched.length === 0) return null;
     const totals = new Map<string, { hourly: number; monthly: number }>();
+    const byHost = new Map(this.d.servers.map((s) => [s.hostname, s]));
     for (const c of touched) {
       if (c.action === 'delete') continue;
-      const s = this.d.servers.find((x) => x.hostname === c.name);
+      const s = byHost.get(c.name);
       if (!s?.price) continue;
       const t = totals.get(s.price.currency) ?? { hourly: 0, monthly: 0 };
       t.hourly += s.price.hourly;
