@@ -10,10 +10,13 @@ import { cell, renderResult } from '../output.js';
 
 /** Helpers shared by the extension, provider, taskserv, cluster, layer and module commands. */
 
-/** The merged config and the catalog of the selected workspace/infra (core only outside a workspace). */
+/**
+ * The merged config and the catalog of the selected workspace/infra (core only outside a
+ * workspace), with validated manifests cached by mtime; `validate extension` validates afresh.
+ */
 export async function catalogOf(inv: Invocation, opts: { requireWorkspace?: boolean } = {}): Promise<{ cfg: Config; catalog: Catalog }> {
   const cfg = await inv.config(opts);
-  return { cfg, catalog: loadCatalog(cfg.target.workspace?.path, cfg.target.infra) };
+  return { cfg, catalog: loadCatalog(cfg.target.workspace?.path, cfg.target.infra, { cacheDir: cfg.dirs.cacheHome }) };
 }
 
 export const usable = (c: Candidate<ExtensionManifest>): boolean => !c.problem && c.manifest !== undefined;

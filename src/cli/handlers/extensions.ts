@@ -5,7 +5,8 @@ import { ProvError } from '../../errors/index.js';
 import { layerRoots, KINDS, type LayerName } from '../../extensions/layers.js';
 import { findExtension, parseRef, requireKind, unusableError, validateExtensionDir, versionOf, type Candidate, type ExtensionKind } from '../../extensions/inspect.js';
 import { applyLoad, applyUnload, planLoad, planUnload, type LoadPlan } from '../../extensions/modules.js';
-import { definitionInvalid, formatProblems, type ExtensionManifest, type TaskservManifest } from '../../model/index.js';
+import { renderWarnings } from '../../config/render.js';
+import { definitionInvalid, type ExtensionManifest, type TaskservManifest } from '../../model/index.js';
 import type { Handler, Invocation } from '../context.js';
 import { catalogOf, kvText, sectionsView, tableText, usable } from './extensions-common.js';
 
@@ -84,7 +85,7 @@ export const extensionValidate: Handler = async (inv) => {
   const { catalog } = await catalogOf(inv);
   const v = validateExtensionDir(dir, catalog);
   if (v.errors.length > 0) throw definitionInvalid(v.errors, v.warnings);
-  if (v.warnings.length > 0) inv.io.stderr.write(formatProblems([], v.warnings).split('\n').slice(0, -1).join('\n') + '\n');
+  if (v.warnings.length > 0) inv.io.stderr.write(renderWarnings(v.warnings));
   const lines = [`✓ ${v.kind} ${v.name} is valid (${dir})`, ...v.checked.map((x) => `  ✓ ${x}`)];
   return { data: { valid: true, path: dir, kind: v.kind, name: v.name, checked: v.checked, warnings: v.warnings }, view: { kind: 'text', text: lines.join('\n') } };
 };
