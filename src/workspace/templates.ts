@@ -6,7 +6,7 @@ import { gitignoreText, LAYOUT_DIRS } from './layout.js';
 /**
  * Workspace templates: `templates/workspace/<template>/` in the package, every file rendered
  * with nunjucks, plus the files every workspace gets (`.gitignore`, `package.json`,
- * `tsconfig.json`) and `.gitkeep` in directories that would otherwise be empty.
+ * `tsconfig.json`, editor schema associations) and `.gitkeep` in directories that would otherwise be empty.
  */
 
 export const WORKSPACE_TEMPLATES = ['minimal', 'local', 'full'] as const;
@@ -59,8 +59,41 @@ export function renderWorkspace(template: WorkspaceTemplate, vars: TemplateVars)
       include: ['infra/**/*.ts', 'workflows/**/*.ts'],
     }, null, 2) + '\n',
   });
+  files.push(...editorFiles());
   for (const d of LAYOUT_DIRS) {
     if (!files.some((f) => f.path.startsWith(`${d}/`))) files.push({ path: `${d}/.gitkeep`, content: '' });
   }
   return files.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
+}
+
+/** Where `workspace init` exports the JSON Schemas (`schema export`'s default directory). */
+export const SCHEMA_DIR = '.provisioning/schemas';
+
+/**
+ * Editor wiring for the schemas in SCHEMA_DIR: `.taplo.toml` for TOML (Taplo, "Even Better TOML")
+ * and `.vscode/settings.json` for YAML and JSON. settings.ts is typed through package.json/tsconfig.json.
+ */
+function editorFiles(): RenderedFile[] {
+  const rule = (include: string[], kind: string) => `[[rule]]\ninclude = [${include.map((i) => JSON.stringify(i)).join(', ')}]\n[rule.schema]\npath = "./${SCHEMA_DIR}/${kind}.json"\n`;
+  const taplo = [
+    '# Schemas for TOML editors (Taplo / Even Better TOML). The files are written by',
+    '# `provisioning schema export` (workspace init runs it once; run it again after upgrading).',
+    '',
+    rule(['infra/*/settings.toml'], 'infra'),
+    rule(['workflows/*.toml'], 'workflow'),
+    rule(['provisioning.toml', 'config/*.toml', 'infra/*/config.toml'], 'config'),
+    rule(['extensions/**/extension.toml', 'infra/*/extensions/**/extension.toml'], 'extension'),
+  ].join('\n');
+  const schema = (kind: string) => `./${SCHEMA_DIR}/${kind}.json`;
+  const vscode = {
+    'yaml.schemas': {
+      [schema('infra')]: ['infra/*/settings.yaml', 'infra/*/settings.yml'],
+      [schema('workflow')]: ['workflows/*.yaml', 'workflows/*.yml'],
+    },
+    'json.schemas': [
+      { fileMatch: ['infra/*/settings.json'], url: schema('infra') },
+      { fileMatch: ['workflows/*.json'], url: schema('workflow') },
+    ],
+  };
+  return [{ path: '.taplo.toml', content: taplo }, { path: '.vscode/settings.json', content: `${JSON.stringify(vscode, null, 2)}\n` }];
 }

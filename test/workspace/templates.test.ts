@@ -32,7 +32,7 @@ describe('workspace templates', () => {
       assert.deepEqual(JSON.parse(files.find((f) => f.path === 'package.json')!.content).devDependencies, { provisioning: '^0.1.0' });
     }
     assert.deepEqual(renderWorkspace('minimal', vars).map((f) => f.path),
-      ['.gitignore', 'config/.gitkeep', 'extensions/.gitkeep', 'infra/.gitkeep', 'package.json', 'provisioning.toml', 'tsconfig.json', 'workflows/.gitkeep']);
+      ['.gitignore', '.taplo.toml', '.vscode/settings.json', 'config/.gitkeep', 'extensions/.gitkeep', 'infra/.gitkeep', 'package.json', 'provisioning.toml', 'tsconfig.json', 'workflows/.gitkeep']);
   });
 
   it('local: infra `local` loads and validates with two Debian servers', async () => {

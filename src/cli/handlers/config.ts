@@ -10,6 +10,7 @@ import { applyEdit, displayValue, planEdit, typedValue } from '../../config/edit
 import { classify, describe, isEncrypted } from '../../config/keys.js';
 import { buildState, type State } from '../../config/load.js';
 import type { Problem } from '../../config/problems.js';
+import type { Problem as DefProblem } from '../../model/index.js';
 import { renderWarnings } from '../../config/render.js';
 import { KEYS, type KeySpec } from '../../config/schema.js';
 import { tomlKey, tomlLiteral } from '../../config/toml.js';
@@ -281,6 +282,22 @@ export const validate: Handler = async (inv) => {
 };
 
 export const validateAll: Handler = async (inv) => {
+  const strict = inv.flags.strict === true;
   const state = buildState(loadOptions(inv, { requireWorkspace: true }));
-  return validateResult(inv, state, inv.flags.strict === true, { note: 'infra definitions and workflows are not validated yet: that arrives with issues #3 (definitions) and #6 (workflows)' });
+  const config = validateResult(inv, state, strict, { note: 'workflows are not validated yet: that arrives with issue #6 (workflows)' });
+  // Every infra of the workspace, each with its own config layer (and its declared environment).
+  const { everyInfra, summaryLine } = await import('./infra.js');
+  const { definitionInvalid, formatProblems } = await import('../../model/index.js');
+  const infras = await everyInfra(inv, await inv.config({ requireWorkspace: true }));
+  const errors: DefProblem[] = infras.flatMap((o) => (!o.error ? [] : (o.error.details.errors as DefProblem[] | undefined)
+    ?? [{ code: o.error.code, message: `infra '${o.entry.name}': ${o.error.message}`, ...(o.file ? { file: o.file } : {}), path: '(top level)', expected: '', actual: '', ...(o.error.hint ? { hint: o.error.hint } : {}) }]));
+  const warnings = infras.flatMap((o) => o.desired?.warnings ?? []);
+  if (errors.length || (strict && warnings.length)) throw definitionInvalid([...errors, ...(strict ? warnings : [])], strict ? [] : warnings);
+  if (warnings.length && !inv.globals.quiet) inv.io.stderr.write(`${formatProblems([], warnings)}\n`);
+  const text = (config.view as { text: string }).text.split('\n');
+  text.splice(1, 0, ...infras.map((o) => `${summaryLine(o.desired!)}${o.environment && o.environment !== state.config.target.environment ? ` (environment ${o.environment})` : ''}`));
+  return {
+    data: { ...(config.data as object), infras: infras.map((o) => ({ infra: o.entry.name, file: o.file ?? null, environment: o.environment ?? null, valid: true, warnings: o.desired!.warnings })) },
+    view: { kind: 'text', text: text.join('\n') },
+  };
 };

@@ -16,7 +16,7 @@ import {
   canonicalPath, entryPath, nameOfPath, readRegistry, registryFile, registryNow, storedPath, updateRegistry,
   type RegistryEntry, type WorkspaceRegistry,
 } from '../../workspace/registry.js';
-import { renderWorkspace, type WorkspaceTemplate } from '../../workspace/templates.js';
+import { renderWorkspace, SCHEMA_DIR, type WorkspaceTemplate } from '../../workspace/templates.js';
 import type { Invocation, Result, View } from '../context.js';
 import { cliVersion } from '../main.js';
 import { didYouMean } from '../suggest.js';
@@ -162,6 +162,7 @@ export async function init(inv: Invocation): Promise<Result> {
     ...(dirExists ? [] : [{ action: 'create', kind: 'directory', name: path }]),
     ...files.map((f) => ({ action: existsSync(join(path, f.path)) ? 'update' : 'create', kind: 'file', name: f.path })),
     { action: 'create', kind: 'directory', name: '.provisioning/ (locks logs cache tmp backups; mode 0700)' },
+    { action: 'create', kind: 'file', name: `${SCHEMA_DIR}/*.json (JSON Schemas for editors)` },
   ];
   const entry = { name, path: storedPath(path, env), active: activate };
 
@@ -192,6 +193,9 @@ export async function init(inv: Invocation): Promise<Result> {
     rmSync(staging, { recursive: true, force: true });
   }
   createStateDirs(path);
+  // The schemas the editor files (.taplo.toml, .vscode/settings.json) point at.
+  const { writeSchemas } = await import('../../infra/schemas.js');
+  writeSchemas(join(path, SCHEMA_DIR));
 
   await updateRegistry(dirs, (r) => {
     assertUnregistered(r, name, path, env);
