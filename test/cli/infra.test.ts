@@ -107,7 +107,7 @@ describe('validate infra', () => {
     writeInfra(ws, 'broken', 'settings.toml', '[[servers]]\nhostname = "a"\ncores = "two"\n');
     const bad = await cli('validate', 'all');
     assert.equal(bad.code, 3);
-    assert.match(bad.stderr, /error\[DEF_TYPE\]: servers\[0\]\.cores.*\n  --> infra\/broken\/settings\.toml:3:9/);
+    assert.match(bad.stderr, /error\[DEF_TYPE\]: servers\[0\]\.cores.*\n {2}--> infra\/broken\/settings\.toml:3:9/);
   });
 });
 
@@ -145,7 +145,7 @@ describe('infra list, show settings', () => {
     assert.deepEqual(same.json(), d);
     const table = await cli('show', 'settings');
     assert.match(table.stdout, /^infra main · workspace demo · env dev/);
-    assert.match(table.stdout, /\nweb-01\n(.*\n)*  taskservs +containerd 1\.0\.0, nginx 1\.0\.0\n/);
+    assert.match(table.stdout, /\nweb-01\n(.*\n)* {2}taskservs +containerd 1\.0\.0, nginx 1\.0\.0\n/);
   });
 
   it('show servers / taskservs / taskserv / clusters; unknown names are NOT_FOUND with a suggestion', async () => {
@@ -259,7 +259,7 @@ describe('generate', () => {
       const { ws, cli } = await workspace('local');
       const r = await cli('generate', 'infra', 'staging', '--template', template, '--provider', 'upcloud');
       assert.equal(r.code, 0, r.stderr);
-      assert.match(readFileSync(join(ws, 'infra/staging/settings.ts'), 'utf8'), /name: 'staging',\n  provider: 'upcloud',/);
+      assert.match(readFileSync(join(ws, 'infra/staging/settings.ts'), 'utf8'), /name: 'staging',\n {2}provider: 'upcloud',/);
       const v = await cli('validate', 'infra', 'staging');
       assert.equal(v.code, 0, v.stdout + v.stderr);
     });
@@ -269,7 +269,7 @@ describe('generate', () => {
     const { ws, cli } = await workspace('local');
     const c = await cli('gen', 'infra', '--new', 'edge', '--check');
     assert.equal(c.code, 0, c.stderr);
-    assert.match(c.stdout, /^Check mode — nothing will be changed(.*\n)*  create  infra\/edge\/settings\.ts\n(.*\n)*export default defineInfra\(\{\n  name: 'edge',/);
+    assert.match(c.stdout, /^Check mode — nothing will be changed(.*\n)* {2}create {2}infra\/edge\/settings\.ts\n(.*\n)*export default defineInfra\(\{\n {2}name: 'edge',/);
     assert.equal(existsSync(join(ws, 'infra/edge')), false);
     const again = await cli('generate', 'infra', 'local');
     assert.equal(again.code, 6);
