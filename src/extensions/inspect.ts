@@ -1,7 +1,8 @@
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import nunjucks from 'nunjucks';
-import semver from 'semver';
+import satisfies from 'semver/functions/satisfies.js';
+import validRange from 'semver/ranges/valid.js';
 import { closest } from '../cli/suggest.js';
 import { findCycles, formatCycle, topoOrder } from '../graph/topo.js';
 import {
@@ -204,7 +205,7 @@ export function checkCluster(m: ClusterManifest, catalog: Catalog): { errors: Pe
       }));
     } else {
       const t = ts.manifest as TaskservManifest;
-      if (c.version && semver.validRange(c.version) && !semver.satisfies(t.extension.version, c.version)) {
+      if (c.version && validRange(c.version) && !satisfies(t.extension.version, c.version)) {
         errors.push(pending('DEF_VERSION', at(i, 'version'), `a range ${t.extension.version} (${ts.layer} layer) satisfies`, c.version, {
           message: `${formatPath(at(i, 'version'))}: ${c.taskserv} ${t.extension.version} (${ts.layer} layer) does not satisfy ${c.version}`,
         }));
