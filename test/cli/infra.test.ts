@@ -151,7 +151,7 @@ describe('infra list, show settings', () => {
   it('show servers / taskservs / taskserv / clusters; unknown names are NOT_FOUND with a suggestion', async () => {
     const { cli } = await workspace('full');
     const s = (await cli('show', 'servers', '--out', 'json')).json();
-    assert.deepEqual(s.map((x: { hostname: string; state: string }) => [x.hostname, x.state]), [['web-01', 'unknown'], ['web-02', 'unknown'], ['db-01', 'unknown']]);
+    assert.deepEqual(s.map((x: { hostname: string; state: string }) => [x.hostname, x.state]), [['web-01', 'not created'], ['web-02', 'not created'], ['db-01', 'not created']]);
     const one = await cli('show', 'servers', 'db-01', '--out', 'json');
     assert.equal(one.json().protected, true);
     const miss = await cli('show', 'servers', 'db-1');

@@ -184,8 +184,12 @@ const indent = (text: string) => text.split('\n').map((l) => `  ${l}`).join('\n'
 
 // ── show servers / taskservs / taskserv / clusters ───────────────────────────────
 
-/** Recorded state arrives with the state store's resource records; until then it is not known. */
-const RECORDED = 'unknown';
+/** Recorded status by resource id (`server:<infra>/<host>`, `taskserv:<infra>/<host>/<name>`), read-only. */
+async function recorded(d: DesiredState): Promise<(id: string) => string> {
+  const { readResources } = await import('../../store/sqlite/state.js');
+  const byId = new Map(readResources(d.workspace.path, d.workspace.name, d.infra).map((r) => [r.id, r.status]));
+  return (id) => byId.get(id) ?? 'not created';
+}
 
 function requireServer(d: DesiredState, hostname: string): void {
   if (d.servers.some((s) => s.hostname === hostname)) return;
@@ -206,15 +210,17 @@ export const showServers: Handler = async (inv) => {
   const name = inv.args.name as string | undefined;
   const d = await desiredOf(inv);
   showWarnings(inv, d.warnings);
+  const state = await recorded(d);
+  const serverState = (h: string) => state(`server:${d.infra}/${h}`);
   if (name) {
     requireServer(d, name);
     const s = d.servers.find((x) => x.hostname === name)!;
-    return { data: { ...serverData(d, s), state: RECORDED }, view: { kind: 'text', text: `${s.hostname}\n${indent(await kvText([...serverBlock(d, name), ['state', RECORDED]]))}` } };
+    return { data: { ...serverData(d, s), state: serverState(name) }, view: { kind: 'text', text: `${s.hostname}\n${indent(await kvText([...serverBlock(d, name), ['state', serverState(name)]]))}` } };
   }
   const data = d.servers.map((s) => ({
     hostname: s.hostname, provider: s.provider ?? null, zone: s.zone ?? null, plan: s.plan ?? null, cores: s.cores ?? null, memory_mb: s.memory_mb ?? null,
     disk_gb: s.disk_gb, image: s.image ?? null, labels: s.labels, protected: s.protected,
-    taskservs: (d.taskservs.get(s.hostname) ?? []).map((t) => t.name), checksum: s.checksum, state: RECORDED,
+    taskservs: (d.taskservs.get(s.hostname) ?? []).map((t) => t.name), checksum: s.checksum, state: serverState(s.hostname),
   }));
   return {
     data,
@@ -229,8 +235,9 @@ export const showTaskservs: Handler = async (inv) => {
   const d = await desiredOf(inv);
   showWarnings(inv, d.warnings);
   const only = serversFlag(inv, d);
+  const state = await recorded(d);
   const data = d.servers.filter((s) => !only || only.includes(s.hostname))
-    .flatMap((s) => (d.taskservs.get(s.hostname) ?? []).map((t, i) => ({ server: s.hostname, order: i + 1, ...taskservData(t), state: RECORDED })));
+    .flatMap((s) => (d.taskservs.get(s.hostname) ?? []).map((t, i) => ({ server: s.hostname, order: i + 1, ...taskservData(t), state: state(`taskserv:${d.infra}/${s.hostname}/${t.name}`) })));
   return {
     data,
     view: { kind: 'table', columns: ['server', '#', 'taskserv', 'version', 'profile', 'reason', 'state'], rows: data.map((t) => [t.server, t.order, t.name, t.version, t.profile, t.reason, t.state]) },
@@ -253,9 +260,10 @@ export const showTaskserv: Handler = async (inv) => {
   }
   const m = d.catalog.get('taskserv', name) as TaskservManifest;
   const files = (m.templates ?? []).map((t) => t.target);
+  const state = await recorded(d);
   const data = placed.filter((s) => !only || only.includes(s.hostname)).map((s) => {
     const t = (d.taskservs.get(s.hostname) ?? []).find((x) => x.name === name)!;
-    return { server: s.hostname, ...taskservData(t), files, state: RECORDED };
+    return { server: s.hostname, ...taskservData(t), files, state: state(`taskserv:${d.infra}/${s.hostname}/${name}`) };
   });
   if (only && data.length === 0) throw new ProvError('NOT_FOUND', `taskserv '${name}' is not on ${only.join(', ')}`, { hint: `it is on ${placed.map((s) => s.hostname).join(', ')}` });
   const blocks = await Promise.all(data.map(async (t) => `${t.server} · ${t.name} ${t.version} · profile ${t.profile}${t.reason === 'declared' ? '' : ` · ${t.reason}`}\n${indent(await kvText([...Object.entries(t.settings).map(([k, v]): [string, unknown] => [k, typeof v === 'string' ? v : cell(v)]), ['files', t.files.join(', ')], ['state', t.state]]))}`));
