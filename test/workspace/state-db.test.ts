@@ -19,14 +19,14 @@ describe('state database', () => {
       assert.equal(db.pragma('journal_mode', { simple: true }), 'wal');
       assert.equal(schemaVersion(db), LATEST_SCHEMA);
       const rows = db.prepare('SELECT version, name FROM schema_migrations ORDER BY version').all();
-      assert.deepEqual(rows, [{ version: 1, name: 'workspace_migrations' }]);
+      assert.deepEqual(rows, SCHEMA_MIGRATIONS.map((m) => ({ version: m.version, name: m.name })));
     } finally {
       db.close();
     }
     assert.ok(existsSync(stateDbFile(dir)));
     // Opening again applies nothing twice.
     const again = openStateDb(dir);
-    assert.equal((again.prepare('SELECT COUNT(*) AS n FROM schema_migrations').get() as { n: number }).n, 1);
+    assert.equal((again.prepare('SELECT COUNT(*) AS n FROM schema_migrations').get() as { n: number }).n, SCHEMA_MIGRATIONS.length);
     again.close();
   });
 
@@ -73,19 +73,21 @@ describe('schema migrations', () => {
     openStateDb(dir).close();
     const db = new Database(stateDbFile(dir));
     const seen: number[] = [];
-    const extra = [...SCHEMA_MIGRATIONS, { version: 3, name: 'c', sql: 'CREATE TABLE c (x INTEGER)' }, { version: 2, name: 'b', sql: 'CREATE TABLE b (x INTEGER)' }];
-    assert.deepEqual(migrateSchema(db, 'f', (from) => seen.push(from), extra), { from: 1, to: 3 });
-    assert.deepEqual(seen, [1]);
-    assert.deepEqual(db.prepare('SELECT version FROM schema_migrations ORDER BY version').all().map((r) => (r as { version: number }).version), [1, 2, 3]);
+    const n = LATEST_SCHEMA;
+    const extra = [...SCHEMA_MIGRATIONS, { version: n + 2, name: 'c', sql: 'CREATE TABLE c (x INTEGER)' }, { version: n + 1, name: 'b', sql: 'CREATE TABLE b (x INTEGER)' }];
+    assert.deepEqual(migrateSchema(db, 'f', (from) => seen.push(from), extra), { from: n, to: n + 2 });
+    assert.deepEqual(seen, [n]);
+    assert.deepEqual(db.prepare('SELECT version FROM schema_migrations ORDER BY version').all().map((r) => (r as { version: number }).version), [...SCHEMA_MIGRATIONS.map((m) => m.version), n + 1, n + 2]);
     db.close();
   });
 
   it('rolls a failing migration back and records nothing for it', () => {
     const db = new Database(':memory:');
-    const bad = [...SCHEMA_MIGRATIONS, { version: 2, name: 'bad', sql: 'CREATE TABLE ok (x INTEGER); CREATE TABLE broken (' }];
+    const n = LATEST_SCHEMA;
+    const bad = [...SCHEMA_MIGRATIONS, { version: n + 1, name: 'bad', sql: 'CREATE TABLE t (x INTEGER); THIS IS NOT SQL' }];
     assert.throws(() => migrateSchema(db, ':memory:', undefined, bad));
-    assert.equal(schemaVersion(db), 1);
-    assert.equal((db.prepare(`SELECT COUNT(*) AS n FROM sqlite_master WHERE name = 'ok'`).get() as { n: number }).n, 0);
+    assert.equal(schemaVersion(db), n);
+    assert.equal(db.prepare(`SELECT 1 FROM sqlite_master WHERE name = 't'`).get(), undefined);
     db.close();
   });
 });
