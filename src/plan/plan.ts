@@ -69,6 +69,8 @@ export function diffSpecs(from: Record<string, unknown>, to: Record<string, unkn
 class Builder {
   readonly changes: PlanChange[] = [];
   readonly warnings: string[] = [];
+  /** the last taskserv change planned on each server: taskservs run one at a time per server */
+  readonly lastOnServer = new Map<string, number>();
   private readonly byId = new Map<string, PlanChange>();
 
   constructor(readonly d: DesiredState, readonly recorded: Map<string, ResourceState>) {}
@@ -324,8 +326,9 @@ function addTaskservChanges(b: Builder, perServer: Map<string, DesiredTaskserv[]
   const orderOf = new Map<string, number>();
   for (const [host, list] of perServer) {
     const s = d.servers.find((x) => x.hostname === host)!;
-    const sc = b.ensureServer(s, `needed by ${list.map((t) => t.name).join(', ')}`);
-    let prev: number[] = [...after, ...(sc ? [sc.order] : [])];
+    const sc = b.ensureServer(s, `needed by ${list.map((t) => t.name).join(', ')}`) ?? b.get(serverId(d.infra, host));
+    const last = b.lastOnServer.get(host);
+    let prev: number[] = [...after, ...(last !== undefined ? [last] : sc ? [sc.order] : [])];
     for (const t of list) {
       const id = taskservId(d.infra, host, t.name);
       const rec = b.recorded.get(id);
@@ -342,6 +345,7 @@ function addTaskservChanges(b: Builder, perServer: Map<string, DesiredTaskserv[]
       }
       orderOf.set(id, change.order);
       prev = [change.order]; // one step at a time per server
+      b.lastOnServer.set(host, change.order);
     }
   }
   // Infra-scope requirements wait for the providing taskserv elsewhere.
