@@ -4,7 +4,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { before, describe, it } from 'node:test';
 import { pathToFileURL } from 'node:url';
-import { ROOT, runCli, tempHome } from '../fixtures/cli.js';
+import { BIN, ROOT, runCli, tempHome } from '../fixtures/cli.js';
 
 describe('check-mode plans and locks (built CLI)', () => {
   const home = tempHome();
@@ -63,6 +63,32 @@ describe('check-mode plans and locks (built CLI)', () => {
     assert.match(r.stderr, /infra\/broken\/settings\.toml:\d+:\d+/);
   });
 
+  it('reports conflicts, unsatisfiable versions, port clashes and plan/size disagreements together (exit 3)', async () => {
+    const fs = await import('node:fs');
+    // A workspace-layer taskserv that redis declares a conflict with.
+    const keydb = join(ws, 'extensions', 'taskservs', 'keydb');
+    fs.cpSync(join(ROOT, 'extensions', 'taskservs', 'redis'), keydb, { recursive: true });
+    fs.writeFileSync(join(keydb, 'extension.toml'), fs.readFileSync(join(keydb, 'extension.toml'), 'utf8').replace(/^name = "redis"/m, 'name = "keydb"'));
+    const dir = join(ws, 'infra', 'clash');
+    fs.mkdirSync(dir, { recursive: true });
+    writeFileSync(join(dir, 'settings.toml'), [
+      'provider = "upcloud"',
+      '[[servers]]', 'hostname = "cache-01"', 'plan = "2xCPU-4GB"', 'cores = 4', 'taskservs = ["redis", "keydb"]',
+      '[[servers]]', 'hostname = "web-01"', 'plan = "1xCPU-2GB"', 'taskservs = [{ name = "nginx", version = "^9" }, "haproxy"]', '',
+    ].join('\n'));
+    const r = await cli(['server', 'create', '--check', '--infra', 'clash', '--out', 'json']);
+    assert.equal(r.code, 3, r.stderr);
+    const errors = r.json().error.details.errors as { code: string; message: string; line: number }[];
+    const codes = errors.map((e) => e.code).sort();
+    assert.deepEqual([...new Set(codes)], ['DEF_CONFLICT', 'DEF_VERSION']);
+    const text = errors.map((e) => e.message).join('\n');
+    assert.match(text, /plan 2xCPU-4GB has 2 cores .* the server asks for 4 cores/);
+    assert.match(text, /redis \(servers\[0\]\.taskservs\[0\]\) conflicts with keydb/);
+    assert.match(text, /nginx 1\.0\.0 \(core layer\) does not satisfy \^9/);
+    assert.match(text, /haproxy and nginx both use port 80 on web-01|nginx and haproxy both use port 80 on web-01/);
+    assert.ok(errors.every((e) => e.line > 0), 'every error has a line');
+  });
+
   it('names an unknown target with a suggestion (exit 5)', async () => {
     const r = await cli(['server', 'create', 'web-1', '--check']);
     assert.equal(r.code, 5);
@@ -87,18 +113,24 @@ describe('check-mode plans and locks (built CLI)', () => {
     assert.equal((await cli(['workspace', 'unlock'])).code, 5);
 
     // A run holds the lock: `workspace lock --lock-timeout` waits with a message until it ends.
+    // The holder releases when told to (a marker file), after the waiter has said it waits: no timing races.
+    const marker = join(home, 'release-now');
     const store = pathToFileURL(join(ROOT, 'dist', 'src', 'store')).href;
-    const code = `const { SqliteStateStore } = await import('${store}/sqlite/state.js'); const { acquireRunLock } = await import('${store}/lock.js');
+    const code = `const fs = await import('node:fs'); const { SqliteStateStore } = await import('${store}/sqlite/state.js'); const { acquireRunLock } = await import('${store}/lock.js');
       const s = new SqliteStateStore(${JSON.stringify(ws)}); const release = await acquireRunLock(s, 'infra:demo/local', { command: 'server create' });
-      process.stdout.write('locked\\n'); setTimeout(async () => { await release(); process.exit(0); }, 1500);`;
+      process.stdout.write('locked\\n'); const t = setInterval(async () => { if (fs.existsSync(${JSON.stringify(marker)})) { clearInterval(t); await release(); process.exit(0); } }, 50);`;
     const run = spawn(process.execPath, ['--input-type=module', '-e', code], { stdio: ['ignore', 'pipe', 'inherit'] });
     await new Promise((r) => run.stdout.once('data', r));
     const fail = await cli(['workspace', 'lock']);
     assert.equal(fail.code, 6);
     assert.match(fail.stderr, /server create \(pid \d+/);
-    const wait = await cli(['workspace', 'lock', '--lock-timeout', '20s']);
-    assert.equal(wait.code, 0, wait.stderr);
-    assert.match(wait.stderr, /waiting for infra:demo\/local: held by server create/);
+    const waiter = spawn(process.execPath, [BIN, 'workspace', 'lock', '--lock-timeout', '60s'], { cwd: ws, env: { PATH: process.env.PATH ?? '', HOME: home, PROVISIONING_HOME: home }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stderr = '';
+    await new Promise<void>((resolve) => waiter.stderr.on('data', (d: Buffer) => { stderr += d.toString(); if (/waiting for/.test(stderr)) resolve(); }));
+    writeFileSync(marker, '');
+    const code2 = await new Promise<number | null>((resolve) => waiter.on('close', resolve));
+    assert.equal(code2, 0, stderr);
+    assert.match(stderr, /waiting for infra:demo\/local: held by server create/);
     assert.equal((await cli(['workspace', 'unlock', '--yes'])).code, 0);
   });
 

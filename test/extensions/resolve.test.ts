@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { resolveTaskservs, type TaskservDeps, type WantedTaskserv } from '../../src/extensions/resolve.js';
+import fc from 'fast-check';
+import { resolveTaskservs, type DepEntry, type TaskservDeps, type WantedTaskserv } from '../../src/extensions/resolve.js';
 
 const ts = (name: string, version: string, deps: Partial<TaskservDeps> = {}): TaskservDeps =>
   ({ name, version, layer: 'core layer', requires: {}, optional: {}, conflicts: {}, provides: [], ...deps });
@@ -72,5 +73,55 @@ describe('taskserv dependency resolution', () => {
     assert.deepEqual(ok.infraEdges, [{ server: 'web-01', taskserv: 'app', needs: [{ server: 'cache-01', taskserv: 'redis' }] }]);
     const missing = resolveTaskservs([{ hostname: 'web-01', path: 'servers[0]', at: ['servers', 0], taskservs: want(['app']) }], catalog);
     assert.match(missing.issues[0]!.message, /requires 'kv-store' somewhere in the infra/);
+  });
+});
+
+describe('taskserv dependency resolution (property)', () => {
+  // A random catalog whose requires edges only point to lower indices (a DAG), declared in random order.
+  const catalogArb = fc.integer({ min: 2, max: 12 }).chain((n) => fc.tuple(
+    fc.constant(n),
+    fc.array(fc.tuple(fc.nat(n - 1), fc.nat(n - 1)), { maxLength: n * 2 }),
+    fc.shuffledSubarray(Array.from({ length: n }, (_, i) => i), { minLength: 1 }),
+  ));
+
+  it('installs every requirement before what requires it, and nothing twice (random DAGs)', () => {
+    fc.assert(fc.property(catalogArb, ([n, pairs, declared]) => {
+      const req = new Map<number, Set<number>>();
+      for (const [a, b] of pairs) if (a > b) { if (!req.has(a)) req.set(a, new Set()); req.get(a)!.add(b); }
+      const cat = new Map(Array.from({ length: n }, (_, i) => {
+        const requires = Object.fromEntries([...(req.get(i) ?? [])].map((j) => [`t${j}`, { version: '*', scope: 'server' as const }]));
+        return [`t${i}`, ts(`t${i}`, '1.0.0', { requires })] as const;
+      }));
+      const r = resolveTaskservs([{ hostname: 'h', path: 'servers[0]', at: ['servers', 0], taskservs: want(declared.map((i) => `t${i}`)) }], cat);
+      assert.deepEqual(r.issues, []);
+      const order = r.servers.get('h')!.map((t) => t.name);
+      assert.equal(new Set(order).size, order.length);
+      const pos = new Map(order.map((x, i) => [x, i]));
+      for (const name of order) {
+        for (const dep of req.get(Number(name.slice(1))) ?? []) {
+          assert.ok(pos.has(`t${dep}`), `t${dep} (required by ${name}) missing`);
+          assert.ok(pos.get(`t${dep}`)! < pos.get(name)!, `t${dep} must come before ${name}`);
+        }
+      }
+      for (const i of declared) assert.ok(pos.has(`t${i}`));
+    }), { numRuns: 200 });
+  });
+
+  it('reports a cycle whenever requirements loop (random DAG plus a back edge)', () => {
+    fc.assert(fc.property(catalogArb, fc.nat(), ([n, pairs, declared], k) => {
+      const a = declared[k % declared.length]!;
+      const b = (a + 1 + (k % (n - 1))) % n; // some other taskserv
+      const requires = new Map<number, Record<string, DepEntry>>();
+      const add = (x: number, y: number) => { requires.set(x, { ...(requires.get(x) ?? {}), [`t${y}`]: { version: '*', scope: 'server' } }); };
+      for (const [x, y] of pairs) if (x > y) add(x, y);
+      add(a, b);
+      add(b, a);
+      const cat = new Map(Array.from({ length: n }, (_, i) => [`t${i}`, ts(`t${i}`, '1.0.0', { requires: requires.get(i) ?? {} })] as const));
+      const r = resolveTaskservs([{ hostname: 'h', path: 'servers[0]', at: ['servers', 0], taskservs: want([`t${a}`]) }], cat);
+      const cycle = r.issues.find((i) => i.code === 'DEF_CYCLE');
+      assert.ok(cycle, 'the cycle is reported');
+      const loop = cycle.message.split(': ').pop()!.split(' → ');
+      assert.equal(loop[0], loop[loop.length - 1]);
+    }), { numRuns: 200 });
   });
 });
