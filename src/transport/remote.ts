@@ -1,0 +1,114 @@
+/**
+ * What both transports send to the remote shell. User data never goes through a local shell:
+ * argv elements are quoted with shell-quote for the one remote `sh -c`, and the scripts below
+ * are constant text that receive everything else as positional parameters.
+ *
+ * Environment values travel on stdin, not in argv (`ps` and /proc/<pid>/cmdline are readable
+ * by every user) and not in a file (no secret on disk, no extra round trip): the wrapper reads
+ * exactly N lines of `export NAME='value'` from stdin, evaluates them, then hands the rest of
+ * stdin to the command. `read` consumes a pipe byte by byte, so the command's own stdin starts
+ * right after those lines.
+ *
+ * The command runs under `setsid` in its own process group, whose id the wrapper writes to a
+ * pid file; a timeout kills that whole group (the command and everything it started) from a
+ * second channel.
+ */
+import { randomUUID } from 'node:crypto';
+import { StringDecoder } from 'node:string_decoder';
+import { quote } from 'shell-quote';
+import { ProvError } from '../errors/index.js';
+import { TAIL_LINES, type ExecOptions } from './types.js';
+
+const WRAPPER = `__f=$1 __n=$2 __c=$3; shift 3
+__s=
+while [ "$__n" -gt 0 ]; do IFS= read -r __l || break; __s="$__s$__l
+"; __n=$((__n - 1)); done
+eval "$__s"; unset __s __l __n
+exec 3<&0
+if command -v setsid >/dev/null 2>&1; then setsid "$@" <&3 3<&- & else "$@" <&3 3<&- & fi
+__p=$!; exec 3<&-; echo "$__p" > "$__f"
+wait "$__p"; __r=$?
+rm -f -- "$__f"; [ -z "$__c" ] || rm -f -- "$__c"
+exit "$__r"`;
+
+/** Kill the process group named in the pid file (waiting briefly for the wrapper to write it). */
+const KILL = `for i in 1 2 3 4 5 6 7 8 9 10; do [ -s "$1" ] && break; sleep 0.1; done
+p=$(cat -- "$1" 2>/dev/null) || exit 0
+kill -s KILL -- "-$p" 2>/dev/null || kill -s KILL "$p" 2>/dev/null
+rm -f -- "$1"; exit 0`;
+
+/** Move an uploaded temp file into place: parent dirs, mode and owner set before the rename. */
+const PLACE = `s=$1 d=$2 m=$3 o=$4
+dir=$(dirname -- "$d"); t="$dir/.prov-upload.$$"; rc=0
+mkdir -p -- "$dir" && (umask 077 && cp -- "$s" "$t") && chmod "$m" "$t" && { [ -z "$o" ] || chown -- "$o" "$t"; } && mv -f -- "$t" "$d" || rc=1
+rm -f -- "$s" "$t"; exit $rc`;
+
+const NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
+
+export const DEFAULT_SHELL = ['/bin/sh', '-eu'];
+
+/** A fresh remote temp path (the pid file, an uploaded script, an upload before placing). */
+export const remoteTemp = (what: string): string => `/tmp/.prov-${what}-${randomUUID()}`;
+
+/** `export NAME='value'` lines and how many lines they span (values may hold newlines). */
+export function envScript(env: Record<string, string> | undefined): { text: string; lines: number } {
+  let text = '';
+  for (const [name, value] of Object.entries(env ?? {})) {
+    if (!NAME.test(name)) throw new ProvError('INVALID_ARGUMENT', `invalid environment variable name ${JSON.stringify(name)}`, { hint: 'names are letters, digits and _, not starting with a digit' });
+    text += `export ${name}=${quote([String(value)])}\n`;
+  }
+  return { text, lines: (text.match(/\n/g) ?? []).length };
+}
+
+/** The argv that escalates (`sudo -n [-u user] --`) or nothing. */
+export function escalation(loginUser: string, opts: Pick<ExecOptions, 'user' | 'sudo'>, sudoDefault: boolean): string[] {
+  if (opts.user && opts.user !== loginUser) return ['sudo', '-n', '-u', opts.user, '--'];
+  if ((opts.sudo ?? sudoDefault) && loginUser !== 'root' && !opts.user) return ['sudo', '-n', '--'];
+  return [];
+}
+
+/** argv of the wrapped command: run `argv` with `envLines` lines of exports first read from stdin. */
+export function wrappedArgv(argv: string[], o: { pidFile: string; envLines: number; cleanup?: string; prefix: string[] }): string[] {
+  if (argv.length === 0) throw new ProvError('INVALID_ARGUMENT', 'empty command');
+  return [...o.prefix, 'sh', '-c', WRAPPER, 'prov-exec', o.pidFile, String(o.envLines), o.cleanup ?? '', ...argv];
+}
+
+export const killArgv = (pidFile: string, prefix: string[]): string[] => [...prefix, 'sh', '-c', KILL, 'prov-kill', pidFile];
+
+export const placeArgv = (tmp: string, path: string, mode: number, owner: string | undefined): string[] =>
+  ['sh', '-c', PLACE, 'prov-upload', tmp, path, mode.toString(8).padStart(4, '0'), owner ?? ''];
+
+/** One string for a remote login shell (SSH exec requests are a single string). */
+export const shellLine = (argv: string[]): string => quote(argv);
+
+/** The last lines of a stream, decoded across chunk boundaries. */
+export class Tail {
+  private readonly decoder = new StringDecoder('utf8');
+  private lines: string[] = [];
+  private partial = '';
+
+  constructor(private readonly max = TAIL_LINES) {}
+
+  push(chunk: Buffer): void {
+    const parts = (this.partial + this.decoder.write(chunk)).split('\n');
+    this.partial = parts.pop() ?? '';
+    this.lines.push(...parts.map((l) => l.replace(/\r$/, '')));
+    if (this.lines.length > this.max) this.lines = this.lines.slice(-this.max);
+  }
+
+  done(): string[] {
+    const rest = this.partial + this.decoder.end();
+    const all = rest ? [...this.lines, rest] : this.lines;
+    return all.slice(-this.max);
+  }
+}
+
+/** The error a timeout or an abort turns into, with what the command printed so far. */
+export function stoppedError(kind: 'TIMEOUT' | 'INTERRUPTED', target: string, argv: string[], timeoutMs: number | undefined, details: Record<string, unknown>): ProvError {
+  const what = shellLine(argv).slice(0, 200);
+  return kind === 'TIMEOUT'
+    ? new ProvError('TIMEOUT', `command timed out after ${(timeoutMs ?? 0) / 1000}s on ${target}: ${what}`, {
+      hint: 'its process group was killed; raise the step\'s timeout (or ssh.command_timeout) if it needs longer', details: { ...details, timeout_ms: timeoutMs },
+    })
+    : new ProvError('INTERRUPTED', `command cancelled on ${target}: ${what}`, { hint: 'its process group was killed', details });
+}
