@@ -1,5 +1,5 @@
 // Shared by the benchmarks: machine description, medians, and writing a section of docs/performance.md.
-import { cpus, totalmem, release } from 'node:os';
+import { cpus, loadavg, totalmem, release } from 'node:os';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
@@ -11,7 +11,8 @@ export const median = (xs) => {
 
 export function machine() {
   const c = cpus();
-  return `${c.length} × ${c[0]?.model.trim() ?? 'unknown CPU'}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB RAM, Linux ${release()}, Node.js ${process.version}`;
+  // The load average says how busy the machine was: medians on a shared 2-core box move with it.
+  return `${c.length} × ${c[0]?.model.trim() ?? 'unknown CPU'}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB RAM, Linux ${release()}, Node.js ${process.version}; load average ${loadavg()[0].toFixed(1)} when the run ended`;
 }
 
 /** Replace (or append) the section between `<!-- bench:NAME -->` markers in docs/performance.md. */
