@@ -14,10 +14,11 @@
  * second channel.
  */
 import { randomUUID } from 'node:crypto';
+import type { Readable, Writable } from 'node:stream';
 import { StringDecoder } from 'node:string_decoder';
 import { quote } from 'shell-quote';
 import { ProvError } from '../errors/index.js';
-import { TAIL_LINES, type ExecOptions } from './types.js';
+import { TAIL_LINES, type ExecOptions, type ExecResult } from './types.js';
 
 const WRAPPER = `__f=$1 __n=$2 __c=$3; shift 3
 __s=
@@ -103,12 +104,71 @@ export class Tail {
   }
 }
 
-/** The error a timeout or an abort turns into, with what the command printed so far. */
-export function stoppedError(kind: 'TIMEOUT' | 'INTERRUPTED', target: string, argv: string[], timeoutMs: number | undefined, details: Record<string, unknown>): ProvError {
-  const what = shellLine(argv).slice(0, 200);
-  return kind === 'TIMEOUT'
-    ? new ProvError('TIMEOUT', `command timed out after ${(timeoutMs ?? 0) / 1000}s on ${target}: ${what}`, {
-      hint: 'its process group was killed; raise the step\'s timeout (or ssh.command_timeout) if it needs longer', details: { ...details, timeout_ms: timeoutMs },
-    })
-    : new ProvError('INTERRUPTED', `command cancelled on ${target}: ${what}`, { hint: 'its process group was killed', details });
+/** A started remote process, as each transport exposes it. */
+export interface RemoteProcess {
+  stdout: Readable;
+  stderr: Readable;
+  stdin: Writable;
+  /** settles when the process is gone: its status, or `lost` when the connection dropped */
+  done: Promise<{ code: number; signal?: string } | 'lost'>;
+  /** stop waiting (after the kill had its chance) */
+  abandon(): void;
+}
+
+export interface Supervised {
+  target: string;
+  argv: string[];
+  opts: ExecOptions;
+  timeoutMs: number;
+  /** escalation prefix, also used for the kill */
+  prefix: string[];
+  /** remove this file when the command ends (an uploaded script) */
+  cleanup?: string;
+  start(wrapped: string[]): Promise<RemoteProcess>;
+  /** run a helper command (the kill) on the same target */
+  helper(argv: string[]): Promise<unknown>;
+}
+
+/**
+ * Run one wrapped command: env then stdin on its stdin, output into tails and callbacks, and on
+ * timeout or abort kill its process group from a second command, then throw TIMEOUT/INTERRUPTED.
+ */
+export async function supervise(s: Supervised): Promise<ExecResult> {
+  const started = Date.now();
+  const env = envScript(s.opts.env);
+  const pidFile = remoteTemp('pid');
+  const proc = await s.start(wrappedArgv(s.argv, { pidFile, envLines: env.lines, cleanup: s.cleanup, prefix: s.prefix }));
+  const out = new Tail();
+  const err = new Tail();
+  proc.stdout.on('data', (d: Buffer) => { out.push(d); s.opts.onStdout?.(d); });
+  proc.stderr.on('data', (d: Buffer) => { err.push(d); s.opts.onStderr?.(d); });
+  proc.stdin.end(s.opts.stdin === undefined ? env.text : Buffer.concat([Buffer.from(env.text), Buffer.from(s.opts.stdin)]));
+
+  let stopped: 'TIMEOUT' | 'INTERRUPTED' | undefined;
+  const stop = (kind: 'TIMEOUT' | 'INTERRUPTED'): void => {
+    if (stopped) return;
+    stopped = kind;
+    s.helper(killArgv(pidFile, s.prefix)).catch(() => undefined)
+      .finally(() => setTimeout(() => proc.abandon(), 2000).unref());
+  };
+  const timer = setTimeout(() => stop('TIMEOUT'), s.timeoutMs);
+  const onAbort = (): void => stop('INTERRUPTED');
+  if (s.opts.signal?.aborted) onAbort();
+  s.opts.signal?.addEventListener('abort', onAbort, { once: true });
+  try {
+    const status = await proc.done;
+    const details = { stdout_tail: out.done(), stderr_tail: err.done(), duration_ms: Date.now() - started };
+    const what = shellLine(s.argv).slice(0, 200);
+    if (stopped === 'TIMEOUT') {
+      throw new ProvError('TIMEOUT', `command timed out after ${s.timeoutMs / 1000}s on ${s.target}: ${what}`, {
+        hint: 'its process group was killed; raise the step\'s timeout (or ssh.command_timeout) if it needs longer', details: { ...details, timeout_ms: s.timeoutMs },
+      });
+    }
+    if (stopped) throw new ProvError('INTERRUPTED', `command cancelled on ${s.target}: ${what}`, { hint: 'its process group was killed', details });
+    if (status === 'lost') throw new ProvError('UNAVAILABLE', `connection to ${s.target} was lost while running: ${what}`, { details });
+    return { ...status, ...details };
+  } finally {
+    clearTimeout(timer);
+    s.opts.signal?.removeEventListener('abort', onAbort);
+  }
 }

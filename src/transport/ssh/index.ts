@@ -11,7 +11,7 @@ import { ProvError } from '../../errors/index.js';
 import { parseDuration } from '../../config/schema.js';
 import { expandHome } from '../../config/paths.js';
 import {
-  DEFAULT_SHELL, envScript, escalation, killArgv, placeArgv, remoteTemp, shellLine, stoppedError, Tail, wrappedArgv,
+  DEFAULT_SHELL, escalation, placeArgv, remoteTemp, shellLine, supervise,
 } from '../remote.js';
 import type { Command, ExecOptions, ExecResult, Transport, UploadOptions } from '../types.js';
 import { preferredAlgorithms, verifyHostKey, type HostKeyChecking } from './known-hosts.js';
@@ -138,7 +138,10 @@ function connectError(err: Error & { level?: string; code?: string }, s: SshSett
   });
 }
 
-/** One connection; channels are limited below sshd's MaxSessions (10). */
+/** Channels open at once on one connection: below sshd's default MaxSessions (10), one spare for a kill. */
+const MAX_CHANNELS = 8;
+
+/** One connection shared by every step on the host. */
 export class SshTransport implements Transport {
   readonly kind = 'ssh' as const;
   readonly target: string;
@@ -194,14 +197,16 @@ export class SshTransport implements Transport {
 
   private async channel(line: string): Promise<ClientChannel> {
     if (this.closed) throw new ProvError('UNAVAILABLE', `SSH connection to ${this.target} is closed`, { hint: 'get a new transport from the pool' });
-    while (this.active >= 8) await new Promise<void>((r) => this.waiting.push(r));
-    this.active++;
     try {
       return await new Promise((resolve, reject) => this.client.exec(line, (err, ch) => (err ? reject(err) : resolve(ch))));
     } catch (err) {
-      this.release();
       throw new ProvError('UNAVAILABLE', `cannot open a session on ${this.target}: ${(err as Error).message}`, { cause: err });
     }
+  }
+
+  private async acquire(): Promise<void> {
+    while (this.active >= MAX_CHANNELS) await new Promise<void>((r) => this.waiting.push(r));
+    this.active++;
   }
 
   private release(): void {
@@ -210,48 +215,31 @@ export class SshTransport implements Transport {
   }
 
   private async run(argv: string[], opts: ExecOptions, cleanup?: string): Promise<ExecResult> {
-    const started = Date.now();
-    const prefix = escalation(this.endpoint.user, opts, this.settings.sudo);
-    const env = envScript(opts.env);
-    const pidFile = remoteTemp('pid');
-    const ch = await this.channel(shellLine(wrappedArgv(argv, { pidFile, envLines: env.lines, cleanup, prefix })));
-    const out = new Tail();
-    const err = new Tail();
-    ch.on('data', (d: Buffer) => { out.push(d); opts.onStdout?.(d); });
-    ch.stderr.on('data', (d: Buffer) => { err.push(d); opts.onStderr?.(d); });
-    ch.end(opts.stdin === undefined ? env.text : Buffer.concat([Buffer.from(env.text), Buffer.from(opts.stdin)]));
-
-    const timeoutMs = opts.timeoutMs ?? this.settings.commandTimeoutMs;
-    let stopped: 'TIMEOUT' | 'INTERRUPTED' | undefined;
-    const stop = (kind: 'TIMEOUT' | 'INTERRUPTED'): void => {
-      if (stopped) return;
-      stopped = kind;
-      // kill the group from a second channel, then stop waiting for this one
-      this.run(killArgv(pidFile, prefix), { timeoutMs: 10_000 }).catch(() => undefined)
-        .finally(() => setTimeout(() => ch.close(), 2000).unref());
-    };
-    const timer = setTimeout(() => stop('TIMEOUT'), timeoutMs);
-    const onAbort = (): void => stop('INTERRUPTED');
-    if (opts.signal?.aborted) onAbort();
-    opts.signal?.addEventListener('abort', onAbort, { once: true });
-
+    await this.acquire();
     try {
-      const { code, signal } = await new Promise<{ code: number; signal?: string }>((resolve) => {
-        let status: { code: number; signal?: string } | undefined;
-        ch.on('exit', (c: number | null, sig?: string) => { status = c === null || c === undefined ? { code: 128, signal: sig } : { code: c }; });
-        ch.on('close', () => resolve(status ?? { code: -1, signal: 'CONNECTION_LOST' }));
-      });
-      const details = { stdout_tail: out.done(), stderr_tail: err.done(), duration_ms: Date.now() - started };
-      if (stopped) throw stoppedError(stopped, this.target, argv, timeoutMs, details);
-      if (signal === 'CONNECTION_LOST') {
-        throw new ProvError('UNAVAILABLE', `SSH connection to ${this.target} was lost while running: ${shellLine(argv).slice(0, 200)}`, { details });
-      }
-      return { code, ...(signal ? { signal } : {}), ...details };
+      return await this.supervised(argv, opts, cleanup);
     } finally {
-      clearTimeout(timer);
-      opts.signal?.removeEventListener('abort', onAbort);
       this.release();
     }
+  }
+
+  private supervised(argv: string[], opts: ExecOptions, cleanup?: string): Promise<ExecResult> {
+    return supervise({
+        target: this.target, argv, opts, cleanup,
+        timeoutMs: opts.timeoutMs ?? this.settings.commandTimeoutMs,
+        prefix: escalation(this.endpoint.user, opts, this.settings.sudo),
+        // outside the channel limit: the commands holding it may be the ones to kill
+        helper: (kill) => this.supervised(kill, { timeoutMs: 10_000, sudo: false }),
+        start: async (wrapped) => {
+          const ch = await this.channel(shellLine(wrapped));
+          const done = new Promise<{ code: number; signal?: string } | 'lost'>((resolve) => {
+            let status: { code: number; signal?: string } | undefined;
+            ch.on('exit', (c: number | null, sig?: string) => { status = typeof c === 'number' ? { code: c } : { code: 128, signal: sig }; });
+            ch.on('close', () => resolve(status ?? 'lost'));
+          });
+          return { stdout: ch, stderr: ch.stderr, stdin: ch, done, abandon: () => ch.close() };
+        },
+    });
   }
 }
 
