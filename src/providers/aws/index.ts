@@ -308,11 +308,14 @@ export class AwsProvider implements Provider {
     try {
       await waiter({ client: this.client(), maxWaitTime, minDelay: delays.min, maxDelay: delays.max }, { InstanceIds: [id] });
     } catch (err) {
-      const e = err as { name?: string; state?: string; message?: string };
-      if (e.name === 'TimeoutError' || e.state === 'TIMEOUT' || e.state === 'RETRY') {
+      // The SDK's waiters throw an Error whose message is the JSON of their result.
+      const e = err as { name?: string; message?: string };
+      let outcome: string | undefined;
+      try { outcome = (JSON.parse(e.message ?? '') as { state?: string }).state; } catch { /* a plain error */ }
+      if (e.name === 'TimeoutError' || outcome === 'TIMEOUT') {
         throw new ProvError('WAIT_TIMEOUT', `AWS instance ${id} did not become ${state} within ${maxWaitTime}s`, { hint: 'raise providers.aws.timeout, or look at the instance in the EC2 console' });
       }
-      if (e.state === 'FAILURE') throw new ProvError('PROVIDER_ERROR', `AWS instance ${id} cannot become ${state} (it reached a final state on the way)`, { hint: 'look at the instance state reason in the EC2 console' });
+      if (outcome === 'FAILURE') throw new ProvError('PROVIDER_ERROR', `AWS instance ${id} cannot become ${state} (it reached a final state on the way)`, { hint: 'look at the instance state reason in the EC2 console' });
       throw this.toError(err, `wait ${state}`);
     }
   }
