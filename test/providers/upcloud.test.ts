@@ -114,6 +114,22 @@ describe('upcloud provider against the API double', () => {
     assert.equal(api.requestsTo('GET', /^\/server$/).length, 3);
   });
 
+  it('a create answered with a 5xx after UpCloud made the server is not repeated: the retry finds it by its tags', async () => {
+    api.fault({ method: 'POST', path: /^\/server$/, status: 500, code: 'INTERNAL_ERROR', afterApplying: true });
+    const obs = await provider().create(server('web-01'), ctx('web-01'));
+    assert.equal(api.servers.size, 1);
+    assert.equal(api.requestsTo('POST', /^\/server$/).length, 1, 'no second POST');
+    assert.equal(obs.provider_id, [...api.servers.keys()][0]);
+    assert.equal(obs.status, 'running');
+  });
+
+  it('a create answered with 503 before anything was made is retried', async () => {
+    api.fault({ method: 'POST', path: /^\/server$/, status: 503 });
+    await provider().create(server('web-01'), ctx('web-01'));
+    assert.equal(api.servers.size, 1);
+    assert.equal(api.requestsTo('POST', /^\/server$/).length, 2);
+  });
+
   it('gives up after the bounded attempts with the provider code', async () => {
     api.fault({ method: 'GET', path: /^\/server$/, status: 503, times: 10 });
     await assert.rejects(provider().list({}), (e: ProvError) => {

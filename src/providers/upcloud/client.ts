@@ -17,6 +17,14 @@ export interface UpCloudClientOptions {
   signal?: AbortSignal;
 }
 
+export interface RequestOptions<T> {
+  /**
+   * Asked before a retry of a request that is not idempotent: a 5xx may come after the change
+   * was made, so a result found here (e.g. the server, by its tags) ends the retries.
+   */
+  beforeRetry?: () => Promise<T | undefined>;
+}
+
 export interface ApiError { status: number; code: string; message: string }
 
 export class UpCloudApiError extends ProvError {
@@ -44,15 +52,15 @@ export class UpCloudClient {
     return this.request<T>('GET', path);
   }
 
-  post<T>(path: string, body?: unknown): Promise<T> {
-    return this.request<T>('POST', path, body);
+  post<T>(path: string, body?: unknown, opts: RequestOptions<T> = {}): Promise<T> {
+    return this.request<T>('POST', path, body, opts);
   }
 
   delete(path: string): Promise<void> {
     return this.request<void>('DELETE', path);
   }
 
-  async request<T>(method: string, path: string, body?: unknown): Promise<T> {
+  async request<T>(method: string, path: string, body?: unknown, opts: RequestOptions<T> = {}): Promise<T> {
     const { retry, credentials } = this.opts;
     const url = this.opts.baseUrl.replace(/\/+$/, '') + path;
     const auth = 'Basic ' + Buffer.from(`${credentials.get('username')}:${credentials.get('password')}`).toString('base64');
@@ -83,6 +91,8 @@ export class UpCloudClient {
       if (retryable && attempt + 1 < retry.attempts) {
         await res.body?.cancel();
         await sleep(backoffMs(retry, attempt, res.headers.get('retry-after')), this.opts.signal);
+        const done = await opts.beforeRetry?.();
+        if (done !== undefined) return done;
         continue;
       }
       throw this.toError(method, path, res.status, await res.text(), retryable ? attempt + 1 : undefined);

@@ -217,7 +217,12 @@ export class UpCloudProvider implements Provider {
       },
     };
     ctx.progress?.(`creating ${server.hostname} in ${body.server.zone}`);
-    const created = await client.post<{ server: ApiServer }>('/server', body);
+    const created = await client.post<{ server: ApiServer }>('/server', body, {
+      beforeRetry: async () => {
+        const made = await this.find({ tags: ctx.tags });
+        return made ? { server: (await this.mustGet(made.provider_id)) } : undefined;
+      },
+    });
     if (ctx.wait === false) return observe(created.server);
     return observe(await this.waitFor(created.server.uuid, 'started', ctx.signal));
   }
