@@ -1,7 +1,7 @@
 import * as z from 'zod';
-import { Duration, Id, Name, SemverRange, size, type IssueParams } from './scalars.js';
+import { Duration, Name, SemverRange, size, type IssueParams } from './scalars.js';
 import { FieldTable } from './fields.js';
-import { Placement, SEMVER_RE, isTable } from './schema.js';
+import { ClusterComponent, SEMVER_RE, isTable } from './schema.js';
 
 /**
  * Extension manifests (`extension.toml`) of spec/models.md §5: the common [extension] and
@@ -161,20 +161,10 @@ export const ProviderManifest = z.strictObject({
 
 // ── cluster (§5.5) ───────────────────────────────────────────────────────────────
 
-export const ClusterManifestComponent = z.strictObject({
-  name: Id,
-  taskserv: Name,
-  version: SemverRange.optional(),
-  placement: Placement,
-  after: z.array(Id).optional(),
-  settings: z.record(z.string(), z.unknown()).optional(),
-  optional: z.boolean().optional(),
-});
-
 export const ClusterManifest = z.strictObject({
   ...common,
   settings: FieldTable.optional(),
-  cluster: z.strictObject({ components: z.array(ClusterManifestComponent).min(1) }),
+  cluster: z.strictObject({ components: z.array(ClusterComponent).min(1) }),
 });
 
 /** Any manifest (for JSON Schema export); validation picks the kind's schema first. */
