@@ -50,6 +50,7 @@ describe('upcloud provider against the API double', () => {
     assert.equal(await p.find({ tags: systemTags('acme', 'shop', 'web-02') }), null);
     assert.deepEqual((await p.list({ 'provisioning.io/workspace': 'acme' })).map((o) => o.provider_id), [obs.provider_id]);
     assert.deepEqual(await p.list({ 'provisioning.io/workspace': 'other' }), []);
+    assert.ok(api.requests.some((r) => r.path === '/server?label=provisioning_workspace%3Dacme'), 'filtered by label at the API');
     assert.deepEqual(p.connect(obs), { transport: 'ssh', host: obs.addresses.public_ipv4[0], port: 22, user: 'root' });
   });
 
@@ -225,8 +226,11 @@ describe('upcloud provider against the API double', () => {
 
   it('validate is offline: unknown zone is an error with a suggestion, unknown plan a warning', async () => {
     const p = new UpCloudProvider({ manifest, config: {}, env: {} });
-    const issues = await p.validate({}, [server('a', { zone: 'de-fra2' }), server('b', { plan: '1xCPU-3GB' }), server('c', { zone: 'fi-hel1', plan: '1xCPU-2GB' })]);
-    assert.deepEqual(issues.map((i) => [i.severity, i.path]), [['error', 'servers.a.zone'], ['warning', 'servers.b.plan']]);
+    const issues = await p.validate({}, [
+      server('a', { zone: 'de-fra2' }), server('b', { plan: '1xCPU-3GB' }), server('c', { zone: 'fi-hel1', plan: '1xCPU-2GB', labels: { tier: 'web' } }),
+      server('d', { labels: { 'app.example/tier': 'web' } }),
+    ]);
+    assert.deepEqual(issues.map((i) => [i.severity, i.path]), [['error', 'servers.a.zone'], ['warning', 'servers.b.plan'], ['error', 'servers.d.labels.app.example/tier']]);
     assert.match(issues[0]!.hint!, /did you mean 'de-fra1'/);
   });
 

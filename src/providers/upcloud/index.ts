@@ -42,6 +42,7 @@ export interface ApiServer {
 }
 
 const IMAGE_LABEL = 'provisioning_image';
+const LABEL_KEY = /^[A-Za-z0-9_-]{1,255}$/;
 const SYSTEM_PREFIX = 'provisioning.io/';
 
 export const toLabelKey = (k: string): string => (k.startsWith(SYSTEM_PREFIX) ? `provisioning_${k.slice(SYSTEM_PREFIX.length)}` : k);
@@ -129,6 +130,15 @@ export class UpCloudProvider implements Provider {
   async validate(_config: object, servers: ResolvedServer[]): Promise<Issue[]> {
     const issues = checkCatalog('upcloud', this.deps.manifest, servers);
     for (const s of servers) {
+      for (const [k, v] of Object.entries(s.labels)) {
+        if (!LABEL_KEY.test(k) || v === '') {
+          issues.push({
+            severity: 'error', code: 'DEF_CONFLICT', path: `servers.${s.hostname}.labels.${k}`,
+            message: `UpCloud labels take keys of letters, digits, '-' and '_' and a non-empty value; '${k}' = '${v}' cannot be stored`,
+            hint: 'rename the label (e.g. app.example/tier → app_tier) or give it a value',
+          });
+        }
+      }
       if (s.network.private.length) {
         issues.push({
           severity: 'error', code: 'NOT_IMPLEMENTED', path: `servers.${s.hostname}.network.private`,
@@ -238,7 +248,10 @@ export class UpCloudProvider implements Provider {
   }
 
   async list(tags: Labels): Promise<Observed[]> {
-    const all = await this.client().get<{ servers: { server: ApiServer[] } }>('/server');
+    // UpCloud filters by one label server-side (`?label=key=value`); the rest is checked here.
+    const first = Object.entries(tags)[0];
+    const query = first ? `?label=${encodeURIComponent(`${toLabelKey(first[0])}=${first[1]}`)}` : '';
+    const all = await this.client().get<{ servers: { server: ApiServer[] } }>(`/server${query}`);
     const ours = all.servers.server.filter((s) => hasTags(observe(s).tags, tags));
     const out: Observed[] = [];
     // The list has no addresses or disks; the details do.
