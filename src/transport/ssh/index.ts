@@ -105,7 +105,7 @@ function connect(s: SshSettings, ep: Endpoint, sock?: NodeJS.ReadableStream & No
     client.once('ready', () => { client.removeAllListeners('error'); client.on('error', () => undefined); resolve(client); });
     client.once('error', (err: Error & { level?: string; code?: string }) => {
       client.destroy();
-      reject(refused ?? connectError(err, s, ep));
+      reject(refused ?? connectError(err, s, ep, creds));
     });
     client.connect({
       host: ep.host, port: ep.port, username: ep.user, ...creds,
@@ -121,10 +121,11 @@ function connect(s: SshSettings, ep: Endpoint, sock?: NodeJS.ReadableStream & No
   });
 }
 
-function connectError(err: Error & { level?: string; code?: string }, s: SshSettings, ep: Endpoint): ProvError {
+function connectError(err: Error & { level?: string; code?: string }, s: SshSettings, ep: Endpoint, used: Pick<ConnectConfig, 'privateKey' | 'agent'>): ProvError {
   const details = { host: ep.host, port: ep.port, user: ep.user, key_file: s.privateKey, cause: err.message };
   if (err.level === 'client-authentication') {
-    return new ProvError('AUTH_REQUIRED', `${label(ep)} refused the SSH key ${s.privateKey ?? ''}${s.agentSocket ? ' and the agent\'s keys' : ''}`.trim(), {
+    const offered = [used.privateKey ? `the SSH key ${s.privateKey}` : '', used.agent ? 'the keys of ssh-agent' : ''].filter(Boolean).join(' and ');
+    return new ProvError('AUTH_REQUIRED', `${label(ep)} refused ${offered}`, {
       hint: `add the public key (${s.privateKey ?? 'key'}.pub) to ~${ep.user}/.ssh/authorized_keys on ${ep.host}, or set ssh.user / ssh.private_key to a pair the server accepts`,
       details,
     });
