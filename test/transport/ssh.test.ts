@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { ProvError } from '../../src/errors/index.js';
-import { SshPool, type SshSettings } from '../../src/transport/ssh/index.js';
+import { SshPool, Transports, type SshSettings } from '../../src/transport/index.js';
 import { freePort, startSshd, type SshdFleet } from '../fixtures/sshd.js';
 
 let fleet: SshdFleet;
@@ -178,6 +178,19 @@ describe('SSH transport against real sshd', () => {
     assert.match(res.stdout_tail[0]!, new RegExp(` ${fleet.hosts[1]!.port}$`));
     assert.equal(local.connects, 2);
     await local.closeAll();
+  });
+
+  it('opens transports from a provider connection answer, sharing the pool', async () => {
+    const ts = new Transports(settings());
+    const h = fleet.hosts[1]!;
+    const a = await ts.open({ transport: 'ssh', host: h.host, port: h.port, user: 'root' });
+    const b = await ts.open({ transport: 'ssh', host: h.host, port: h.port });
+    assert.equal(a, b);
+    assert.equal(a.kind, 'ssh');
+    assert.equal((await a.exec(['id', '-u'])).stdout_tail[0], '0');
+    await rejectsWith(ts.open({ transport: 'ssh' }), 'INVALID_ARGUMENT', 'host address');
+    await rejectsWith(ts.open({ transport: 'exec', container: 'abc' }), 'UNAVAILABLE', 'providers.local.socket');
+    await ts.closeAll();
   });
 
   it('authenticates with ssh-agent when the key file is absent', async () => {
