@@ -25,7 +25,7 @@ describe('validate infra', () => {
     const { cli } = await workspace('local');
     const r = await cli('validate', 'infra');
     assert.equal(r.code, 0, r.stderr);
-    assert.equal(r.stdout, "✓ infra 'local' valid: 2 servers, 0 taskservs, 0 clusters\n");
+    assert.equal(r.stdout, "✓ infra 'local' valid: 2 servers, 2 taskservs, 0 clusters\n");
     const j = await cli('infra', 'validate', 'local', '--out', 'json');
     assert.equal(j.code, 0, j.stderr);
     assert.deepEqual([j.json().valid, j.json().servers, j.json().file], [true, 2, 'infra/local/settings.ts']);

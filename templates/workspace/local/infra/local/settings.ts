@@ -1,6 +1,6 @@
 import { defineInfra } from 'provisioning';
 
-// Infra 'local' of workspace '{{ name }}': two small Debian servers as containers.
+// Infra 'local' of workspace '{{ name }}': two small Debian servers as containers, with nginx and redis.
 // Fields: InfraSettings and Server (`provisioning schema show infra`). Provider
 // defaults (image, socket) come from [providers.local] in provisioning.toml.
 export default defineInfra({
@@ -13,7 +13,8 @@ export default defineInfra({
     time_zone: 'UTC',
   },
   servers: [
-    { hostname: 'web-01', title: 'web server', labels: { role: 'web' } },
-    { hostname: 'db-01', title: 'database server', labels: { role: 'db' }, memory: '1GiB' },
+    // Taskservs are installed, started and smoke-tested by `provisioning taskserv create`.
+    { hostname: 'web-01', title: 'web server', labels: { role: 'web' }, taskservs: ['nginx'] },
+    { hostname: 'db-01', title: 'database server', labels: { role: 'db' }, memory: '1GiB', taskservs: ['redis'] },
   ],
 });
