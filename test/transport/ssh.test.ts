@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { ProvError } from '../../src/errors/index.js';
 import { SshPool, Transports, type SshSettings } from '../../src/transport/index.js';
-import { freePort, startSshd, type SshdFleet } from '../fixtures/sshd.js';
+import { freePort, startSshd, SUDO_USER, type SshdFleet } from '../fixtures/sshd.js';
 
 let fleet: SshdFleet;
 let ws: string;
@@ -191,6 +191,22 @@ describe('SSH transport against real sshd', () => {
     await rejectsWith(ts.open({ transport: 'ssh' }), 'INVALID_ARGUMENT', 'host address');
     await rejectsWith(ts.open({ transport: 'exec', container: 'abc' }), 'UNAVAILABLE', 'providers.local.socket');
     await ts.closeAll();
+  });
+
+  it('escalates with sudo for a non-root login user: commands, env, scripts, uploads and the timeout kill', async () => {
+    const local = new SshPool(settings({ defaultUser: SUDO_USER }));
+    const t = await local.get(fleet.hosts[1]!);
+    assert.equal(t.target, `${SUDO_USER}@127.0.0.1:${fleet.hosts[1]!.port}`);
+    assert.deepEqual((await t.exec(['sh', '-c', 'id -un; echo "$X"'], { env: { X: 'via sudo' } })).stdout_tail, ['root', 'via sudo']);
+    assert.equal((await t.exec(['id', '-un'], { sudo: false })).stdout_tail[0], SUDO_USER);
+    assert.equal((await t.exec({ script: 'id -un' }, { user: 'nobody' })).stdout_tail[0], 'nobody');
+    const dir = `/var/lib/prov-sudo-test-${Date.now()}`;
+    await t.upload(`${dir}/secret.json`, '{}', { mode: 0o600 });
+    assert.equal((await t.exec(['stat', '-c', '%a %U', `${dir}/secret.json`])).stdout_tail[0], '600 root');
+    await rejectsWith(t.exec(['sh', '-c', 'sleep 337'], { timeoutMs: 700 }), 'TIMEOUT');
+    assert.ok(!/sleep 337/.test(allCmdlines()), 'root process survived the timeout');
+    await t.exec(['rm', '-rf', dir]);
+    await local.closeAll();
   });
 
   it('authenticates with ssh-agent when the key file is absent', async () => {
