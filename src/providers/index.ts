@@ -33,8 +33,8 @@ export async function providerFor(name: string, deps: ProviderDeps): Promise<Pro
   const factory = CORE[name];
   if (factory) return factory(deps);
   if (deps.manifest.extension.name === name) {
-    throw new ProvError('NOT_IMPLEMENTED', `provider '${name}' comes from an extension; loading extension provider code (entry '${deps.manifest.provider.entry}') is not supported yet`, {
-      hint: `core providers with code: ${CORE_PROVIDERS.join(', ')}`,
+    throw new ProvError('NOT_IMPLEMENTED', `provider '${name}' has a manifest but no code in this build; loading a provider's entry module ('${deps.manifest.provider.entry}') is not supported yet`, {
+      hint: `providers with code: ${CORE_PROVIDERS.join(', ')}`,
     });
   }
   const near = closest(name, CORE_PROVIDERS, 1)[0];

@@ -248,5 +248,11 @@ describe('upcloud provider against the API double', () => {
       assert.match(e.hint!, /did you mean 'upcloud'/);
       return true;
     });
+    const ext = { ...manifest, extension: { ...manifest.extension, name: 'hetzner' } };
+    await assert.rejects(providerFor('hetzner', { manifest: ext, config: {}, env: {} }), (e: ProvError) => {
+      assert.equal(e.code, 'NOT_IMPLEMENTED');
+      assert.match(e.message, /provider 'hetzner' has a manifest but no code in this build; .*'index\.js'/);
+      return true;
+    });
   });
 });
