@@ -234,6 +234,10 @@ export const COMMANDS: CommandDecl[] = [
   { command: 'provider validate', summary: 'provider config against its schema and credentials present (not contacted)', side_effect: 'read', requires_auth: false, category: 'infrastructure',
     args: [arg('name')], flags: [{ ...F.all, summary: 'every provider in use (the default, and those with keys set)' }], examples: ['prov provider validate upcloud'], ...h('extensions', 'providerValidate') },
   { command: 'provider test', summary: 'contact the provider API with the configured credentials', side_effect: 'read', category: 'infrastructure', args: [arg('name', true)], pending: SERVERS },
+  // `provider local prepare-image`: the table has two words per command, so the action is a positional.
+  { command: 'provider local', summary: 'local-provider tools; `prepare-image` builds its Debian 12 base image (sshd, python3) from the Debian archive and imports it into the engine', side_effect: 'write', long_running: true, requires_auth: false, category: 'infrastructure',
+    args: [{ ...arg('action', true), summary: 'prepare-image' }], flags: [s('tag', 'image reference to create (default localhost/prov-debian:12)'), { ...F.force, summary: 'rebuild the rootfs and re-import even if the image exists' }],
+    examples: ['bash scripts/engine.sh && prov provider local prepare-image', 'prov provider local prepare-image --check'], ...h('local-image', 'local') },
   ...([['extension', ['new', 'test']], ['dep', ['resolve', 'tree', 'check-updates', 'update', 'validate']],
     ['oci', ['login', 'logout', 'package', 'push', 'pull', 'list', 'search', 'tags', 'inspect', 'delete', 'copy', 'config']], ['pack', ['create', 'list', 'clean']],
     ['template', ['list', 'types', 'show', 'apply', 'validate', 'render']]] as const).flatMap(([area, subs]) => subs.map((sub): CommandDecl => ({
