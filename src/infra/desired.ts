@@ -216,6 +216,8 @@ export async function loadDesired(cfg: Config, opts: DesiredOptions): Promise<De
       const sized = plan ?? (s.cores !== undefined ? undefined : plans.find((p) => p.name === s.plan));
       if (sized && (sized.monthly !== undefined || sized.hourly !== undefined) && m.pricing) {
         price = { hourly: sized.hourly ?? (sized.monthly ?? 0) / 730, monthly: sized.monthly ?? (sized.hourly ?? 0) * 730, currency: m.pricing.currency };
+      } else if (m.pricing && plans.length > 0 && plans.every((p) => (p.monthly ?? 0) === 0 && (p.hourly ?? 0) === 0)) {
+        price = { hourly: 0, monthly: 0, currency: m.pricing.currency }; // a free provider (local, static) costs nothing at any size
       }
     }
     const spec = { ...s };
