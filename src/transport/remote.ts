@@ -20,17 +20,17 @@ import { quote } from 'shell-quote';
 import { ProvError } from '../errors/index.js';
 import { TAIL_LINES, type ExecOptions, type ExecResult } from './types.js';
 
-const WRAPPER = `__f=$1 __n=$2 __c=$3; shift 3
-__s=
-while [ "$__n" -gt 0 ]; do IFS= read -r __l || break; __s="$__s$__l
-"; __n=$((__n - 1)); done
-eval "$__s"; unset __s __l __n
+const WRAPPER = `__prov_f=$1 __prov_n=$2 __prov_c=$3; shift 3
+__prov_s=
+while [ "$__prov_n" -gt 0 ]; do IFS= read -r __prov_l || break; __prov_s="$__prov_s$__prov_l
+"; __prov_n=$((__prov_n - 1)); done
+eval "$__prov_s"; unset __prov_s __prov_l __prov_n
 exec 3<&0
 if command -v setsid >/dev/null 2>&1; then setsid "$@" <&3 3<&- & else "$@" <&3 3<&- & fi
-__p=$!; exec 3<&-; echo "$__p" > "$__f"
-wait "$__p"; __r=$?
-rm -f -- "$__f"; [ -z "$__c" ] || rm -f -- "$__c"
-exit "$__r"`;
+__prov_p=$!; exec 3<&-; echo "$__prov_p" > "$__prov_f"
+wait "$__prov_p"; __prov_r=$?
+rm -f -- "$__prov_f"; [ -z "$__prov_c" ] || rm -f -- "$__prov_c"
+exit "$__prov_r"`;
 
 /** Kill the process group named in the pid file (waiting briefly for the wrapper to write it). */
 const KILL = `for i in 1 2 3 4 5 6 7 8 9 10; do [ -s "$1" ] && break; sleep 0.1; done
@@ -44,7 +44,8 @@ dir=$(dirname -- "$d"); t="$dir/.prov-upload.$$"; rc=0
 mkdir -p -- "$dir" && (umask 077 && cp -- "$s" "$t") && chmod "$m" "$t" && { [ -z "$o" ] || chown -- "$o" "$t"; } && mv -f -- "$t" "$d" || rc=1
 rm -f -- "$s" "$t"; exit $rc`;
 
-const NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
+/** A valid shell name that cannot overwrite the wrapper's own variables. */
+const NAME = /^(?!__prov_)[A-Za-z_][A-Za-z0-9_]*$/;
 
 export const DEFAULT_SHELL = ['/bin/sh', '-eu'];
 
@@ -55,7 +56,7 @@ export const remoteTemp = (what: string): string => `/tmp/.prov-${what}-${random
 export function envScript(env: Record<string, string> | undefined): { text: string; lines: number } {
   let text = '';
   for (const [name, value] of Object.entries(env ?? {})) {
-    if (!NAME.test(name)) throw new ProvError('INVALID_ARGUMENT', `invalid environment variable name ${JSON.stringify(name)}`, { hint: 'names are letters, digits and _, not starting with a digit' });
+    if (!NAME.test(name)) throw new ProvError('INVALID_ARGUMENT', `invalid environment variable name ${JSON.stringify(name)}`, { hint: 'names are letters, digits and _, not starting with a digit nor with __prov_' });
     text += `export ${name}=${quote([String(value)])}\n`;
   }
   return { text, lines: (text.match(/\n/g) ?? []).length };

@@ -16,6 +16,7 @@ describe('transport building blocks', () => {
     assert.equal(env.lines, 3);
     const out = execFileSync('sh', ['-c', `${env.text}printf '%s|%s' "$A" "$B"`]).toString();
     assert.equal(out, "x|it's\nmulti $HOME");
+    assert.throws(() => envScript({ __prov_c: '/etc/passwd' }), (e: unknown) => e instanceof ProvError && e.code === 'INVALID_ARGUMENT');
     assert.throws(() => envScript({ '1X': 'y' }), (e: unknown) => e instanceof ProvError && e.code === 'INVALID_ARGUMENT' && /1X/.test(e.message));
   });
 
