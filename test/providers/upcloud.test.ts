@@ -76,6 +76,21 @@ describe('upcloud provider against the API double', () => {
     assert.equal((await p.find({ provider_id: obs.provider_id, tags: {} }))?.status, 'running');
   });
 
+  it('update: a plan change stops, resizes and starts again; labels change in place and keep the system tags', async () => {
+    const p = provider();
+    const obs = await p.create(server('web-01'), ctx('web-01'));
+    const resized = await p.update(obs, { plan: '2xCPU-4GB' });
+    assert.deepEqual([resized.plan, resized.cores, resized.memory_mb, resized.status], ['2xCPU-4GB', 2, 4096, 'running']);
+    assert.deepEqual(api.requests.filter((r) => /\/(stop|start)$/.test(r.path) || r.method === 'PUT').map((r) => `${r.method} ${r.path.replace(/[0-9a-f-]{36}/, 'ID')}`),
+      ['POST /server/ID/stop', 'PUT /server/ID', 'POST /server/ID/start']);
+    api.requests.length = 0;
+    const relabelled = await p.update(obs, { labels: { tier: 'api' } });
+    assert.equal(relabelled.tags.tier, 'api');
+    assert.equal(relabelled.tags['provisioning.io/id'], 'server:shop/web-01');
+    assert.equal(relabelled.image, 'ubuntu-24.04');
+    assert.equal(api.requestsTo('POST', /\/stop$/).length, 0, 'labels need no stop');
+  });
+
   it('deletes with its storage, or keeps the storage', async () => {
     const p = provider();
     const a = await p.create(server('web-01'), ctx('web-01'));

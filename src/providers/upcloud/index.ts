@@ -262,6 +262,29 @@ export class UpCloudProvider implements Provider {
     return out;
   }
 
+  /**
+   * In-place changes (capability `resize`): a new plan or size stops the server, changes it and
+   * starts it again when it was running; new labels replace the user's labels and keep ours.
+   */
+  async update(ref: IdRef, change: Partial<ResolvedServer>): Promise<Observed> {
+    const client = this.client();
+    let s = await this.waitSettled(ref.provider_id);
+    const body: Record<string, unknown> = {};
+    if (change.labels) {
+      const kept = (s.labels?.label ?? []).filter((l) => l.key === IMAGE_LABEL || l.key.startsWith('provisioning_'));
+      body.labels = { label: [...kept, ...Object.entries(change.labels).map(([key, value]) => ({ key: toLabelKey(key), value }))] };
+    }
+    const size = change.plan ? { plan: change.plan }
+      : change.cores || change.memory_mb ? { plan: 'custom', core_number: String(change.cores ?? s.core_number), memory_amount: String(change.memory_mb ?? s.memory_amount) }
+      : undefined;
+    const wasRunning = s.state === 'started';
+    if (size && wasRunning) await this.power(ref, 'stop');
+    if (size || body.labels) await client.request('PUT', `/server/${ref.provider_id}`, { server: { ...body, ...size } });
+    if (size && wasRunning) await this.power(ref, 'start');
+    s = await this.mustGet(ref.provider_id);
+    return observe(s);
+  }
+
   async power(ref: IdRef, action: 'start' | 'stop' | 'restart'): Promise<void> {
     const client = this.client();
     const s = await this.waitSettled(ref.provider_id);
