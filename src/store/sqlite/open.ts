@@ -21,8 +21,12 @@ export function openStateDb(wsPath: string, opts: { busyTimeoutMs?: number } = {
     db.pragma('journal_mode = WAL');
     db.pragma('foreign_keys = ON');
   } catch (e) {
-    throw new ProvError('OPERATION_FAILED', `cannot open the state database: ${(e as Error).message}`, {
-      location: { file }, hint: 'check that the file is a SQLite database and not locked by a crashed process', cause: e,
+    const noBinding = /bindings file|NODE_MODULE_VERSION/.test((e as Error).message);
+    throw new ProvError('OPERATION_FAILED', `cannot open the state database: ${(e as Error).message.split('\n')[0]}`, {
+      location: { file }, cause: e,
+      hint: noBinding
+        ? 'the SQLite binding is not built for this Node.js: run `npm rebuild better-sqlite3` in the provisioning package (needs g++, make and python3)'
+        : 'check that the file is a SQLite database and not locked by a crashed process',
     });
   }
   try {
