@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { beforeEach, describe, it } from 'node:test';
 import { inspect } from 'node:util';
 import {
-  AuthorizeSecurityGroupEgressCommand, AuthorizeSecurityGroupIngressCommand, CreateSecurityGroupCommand, DeleteSecurityGroupCommand,
+  AuthorizeSecurityGroupEgressCommand, AuthorizeSecurityGroupIngressCommand, CreateSecurityGroupCommand, CreateTagsCommand, DeleteSecurityGroupCommand, DeleteTagsCommand,
   DescribeImagesCommand, DescribeInstancesCommand, DescribeInstanceTypesCommand, DescribeKeyPairsCommand, DescribeSecurityGroupsCommand, DescribeVolumesCommand,
   EC2Client, EC2ServiceException, ImportKeyPairCommand, ModifyInstanceAttributeCommand, RunInstancesCommand, StartInstancesCommand,
   StopInstancesCommand, TerminateInstancesCommand, type Instance,
@@ -168,6 +168,25 @@ describe('aws provider with the SDK client mock', () => {
     assert.equal(ec2.commandCalls(StopInstancesCommand).length, 1);
     assert.equal(ec2.commandCalls(StartInstancesCommand).length, 1);
     assert.ok(ec2.commandCalls(DescribeInstancesCommand).length >= 3, 'polled through stopping');
+  });
+
+  it('update: a new instance type stops, modifies and starts; labels replace the user tags only', async () => {
+    ec2.on(DescribeInstancesCommand)
+      .resolvesOnce(reservations(instance('running'))) // find
+      .resolvesOnce(reservations(instance('stopped'))) // stop waiter
+      .resolves(reservations(instance('running', { InstanceType: 't3.medium' })));
+    ec2.on(StopInstancesCommand).resolves({});
+    ec2.on(StartInstancesCommand).resolves({});
+    ec2.on(ModifyInstanceAttributeCommand).resolves({});
+    ec2.on(CreateTagsCommand).resolves({});
+    ec2.on(DeleteTagsCommand).resolves({});
+    const obs = await provider().update({ provider_id: 'i-0abc' }, { plan: 't3.medium', labels: { role: 'api' } });
+    assert.equal(obs.plan, 't3.medium');
+    assert.deepEqual(ec2.commandCalls(ModifyInstanceAttributeCommand)[0]!.args[0].input, { InstanceId: 'i-0abc', InstanceType: { Value: 't3.medium' } });
+    assert.equal(ec2.commandCalls(StopInstancesCommand).length, 1);
+    assert.equal(ec2.commandCalls(StartInstancesCommand).length, 1);
+    assert.deepEqual(ec2.commandCalls(DeleteTagsCommand)[0]!.args[0].input, { Resources: ['i-0abc'], Tags: [{ Key: 'tier' }] });
+    assert.deepEqual(ec2.commandCalls(CreateTagsCommand)[0]!.args[0].input, { Resources: ['i-0abc'], Tags: [{ Key: 'role', Value: 'api' }] });
   });
 
   it('a wait that does not finish is WAIT_TIMEOUT naming providers.aws.timeout', async () => {

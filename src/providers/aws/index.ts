@@ -1,5 +1,5 @@
 import {
-  AuthorizeSecurityGroupEgressCommand, AuthorizeSecurityGroupIngressCommand, CreateSecurityGroupCommand, DeleteSecurityGroupCommand,
+  AuthorizeSecurityGroupEgressCommand, AuthorizeSecurityGroupIngressCommand, CreateSecurityGroupCommand, CreateTagsCommand, DeleteSecurityGroupCommand, DeleteTagsCommand,
   DescribeImagesCommand, DescribeInstancesCommand, DescribeInstanceTypesCommand, DescribeKeyPairsCommand, DescribeRegionsCommand,
   DescribeSecurityGroupsCommand, DescribeSubnetsCommand, DescribeVolumesCommand, EC2Client, ImportKeyPairCommand, ModifyInstanceAttributeCommand,
   RebootInstancesCommand, RunInstancesCommand, StartInstancesCommand, StopInstancesCommand, TerminateInstancesCommand,
@@ -200,6 +200,27 @@ export class AwsProvider implements Provider {
 
   list(tags: Labels): Promise<Observed[]> {
     return this.describe({ Filters: [...tagFilters(tags), { Name: 'instance-state-name', Values: LIVE_STATES }] });
+  }
+
+  /**
+   * In-place changes (capability `resize`): a new instance type stops the instance, changes the
+   * type and starts it again when it was running; new labels replace the user's tags, ours stay.
+   */
+  async update(ref: IdRef, change: Partial<ResolvedServer>): Promise<Observed> {
+    const current = await this.find({ provider_id: ref.provider_id, tags: {} });
+    if (!current) throw new ProvError('NOT_FOUND', `AWS has no instance ${ref.provider_id}`, { hint: "it was terminated outside provisioning; 'server list --refresh' shows it as missing" });
+    if (change.labels) {
+      const stale = Object.keys(current.tags).filter((k) => !k.startsWith('provisioning.io/') && !(k in change.labels!));
+      if (stale.length) await this.send(new DeleteTagsCommand({ Resources: [ref.provider_id], Tags: stale.map((Key) => ({ Key })) }));
+      if (Object.keys(change.labels).length) await this.send(new CreateTagsCommand({ Resources: [ref.provider_id], Tags: toTags(change.labels) }));
+    }
+    if (change.plan && change.plan !== current.plan) {
+      const wasRunning = current.status === 'running' || current.status === 'creating';
+      if (current.status !== 'stopped') await this.power(ref, 'stop');
+      await this.send(new ModifyInstanceAttributeCommand({ InstanceId: ref.provider_id, InstanceType: { Value: change.plan } }));
+      if (wasRunning) await this.power(ref, 'start');
+    }
+    return (await this.find({ provider_id: ref.provider_id, tags: {} }))!;
   }
 
   async power(ref: IdRef, action: 'start' | 'stop' | 'restart'): Promise<void> {
