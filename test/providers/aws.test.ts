@@ -233,6 +233,17 @@ describe('aws provider with the SDK client mock', () => {
     assert.equal(ec2.calls().length, 0, 'no EC2 call was made');
   });
 
+  it('no credentials anywhere in the default chain: AUTH_REQUIRED naming the keys and variables', async () => {
+    const noCreds = Object.assign(new Error('Could not load credentials from any providers'), { name: 'CredentialsProviderError' });
+    ec2.on(DescribeInstancesCommand).rejects(noCreds);
+    await assert.rejects(new AwsProvider({ manifest, config: {}, env: {} }).list({}), (e: ProvError) => {
+      assert.equal(e.code, 'AUTH_REQUIRED');
+      assert.match(e.message, /providers\.aws\.access_key_id and providers\.aws\.secret_access_key \(or PROVISIONING_PROVIDERS__AWS__ACCESS_KEY_ID/);
+      assert.match(e.message, /AWS_ACCESS_KEY_ID/);
+      return true;
+    });
+  });
+
   it('the secret key never appears in errors, even when echoed back', async () => {
     ec2.on(DescribeInstancesCommand).rejects(awsError('InvalidParameterValue', `bad signature for ${SECRET}`));
     await assert.rejects(provider().list({}), (e: ProvError) => {

@@ -35,7 +35,7 @@ const LIVE_STATES = ['pending', 'running', 'stopping', 'stopped'];
 const STATUS: Record<string, ServerStatus> = {
   pending: 'creating', running: 'running', stopping: 'stopped', stopped: 'stopped', 'shutting-down': 'deleting', terminated: 'deleting',
 };
-const AUTH_CODES = new Set(['AuthFailure', 'InvalidClientTokenId', 'SignatureDoesNotMatch', 'UnrecognizedClientException', 'CredentialsProviderError', 'ExpiredToken', 'RequestExpired']);
+const AUTH_CODES = new Set(['AuthFailure', 'InvalidClientTokenId', 'SignatureDoesNotMatch', 'UnrecognizedClientException', 'ExpiredToken', 'RequestExpired']);
 
 const toTags = (labels: Labels): Tag[] => Object.entries(labels).map(([Key, Value]) => ({ Key, Value }));
 const fromTags = (tags: Tag[] | undefined): Labels => Object.fromEntries((tags ?? []).filter((t) => t.Key && t.Key !== 'Name').map((t) => [t.Key!, t.Value ?? '']));
@@ -96,6 +96,13 @@ export class AwsProvider implements Provider {
     const code = e.Code ?? e.name ?? 'Error';
     const message = this.#creds ? this.#creds.scrub(e.message ?? '') : (e.message ?? '');
     const details = { provider: 'aws', provider_code: code, status: e.$metadata?.httpStatusCode };
+    if (code === 'CredentialsProviderError') {
+      return new ProvError('AUTH_REQUIRED', 'aws credentials missing: providers.aws.access_key_id and providers.aws.secret_access_key '
+        + '(or PROVISIONING_PROVIDERS__AWS__ACCESS_KEY_ID / PROVISIONING_PROVIDERS__AWS__SECRET_ACCESS_KEY), providers.aws.profile, '
+        + `or the AWS default chain (AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY, ~/.aws, instance role): ${message}`, {
+        details, location: { resource: 'providers.aws' }, hint: 'set one of them; check mode needs no credentials',
+      });
+    }
     if (AUTH_CODES.has(code)) {
       return new ProvError('AUTH_REQUIRED', `AWS refused or found no credentials (${op}): ${code}: ${message}`, {
         details,
