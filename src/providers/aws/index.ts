@@ -1,6 +1,6 @@
 import {
   AuthorizeSecurityGroupEgressCommand, AuthorizeSecurityGroupIngressCommand, CreateSecurityGroupCommand, CreateTagsCommand, DeleteSecurityGroupCommand, DeleteTagsCommand,
-  DescribeImagesCommand, DescribeInstancesCommand, DescribeInstanceTypesCommand, DescribeKeyPairsCommand, DescribeRegionsCommand,
+  DescribeImagesCommand, DescribeInstancesCommand, DescribeInstanceTypesCommand, DescribeKeyPairsCommand,
   DescribeSecurityGroupsCommand, DescribeSubnetsCommand, DescribeVolumesCommand, EC2Client, ImportKeyPairCommand, ModifyInstanceAttributeCommand,
   RebootInstancesCommand, RunInstancesCommand, StartInstancesCommand, StopInstancesCommand, TerminateInstancesCommand,
   waitUntilInstanceRunning, waitUntilInstanceStopped, waitUntilInstanceTerminated,
@@ -274,11 +274,6 @@ export class AwsProvider implements Provider {
       port: 22,
       user: this.deps.manifest.provider.default_user ?? 'ubuntu',
     };
-  }
-
-  /** Check that the region answers and the credentials work (one cheap call). */
-  async ping(): Promise<void> {
-    await this.send(new DescribeRegionsCommand({ RegionNames: [this.region] }));
   }
 
   // ── helpers ──────────────────────────────────────────────────────────────────
