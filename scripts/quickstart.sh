@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# One command from a fresh clone to the main job: install, build, create a workspace from the
-# `local` template and show its validated configuration with the origin of every value.
+# One command from a fresh clone to the main job: install, build, start the local container engine
+# (Podman behind the Docker API) with its Debian base image, create a workspace from the `local`
+# template wired to that engine, and show its validated configuration with the origin of every value.
 # Usage: bash scripts/quickstart.sh [workspace-dir]      (default: ./demo)
 set -euo pipefail
 repo="$(cd "$(dirname "$0")/.." && pwd)"
@@ -18,6 +19,7 @@ fi
 
 (cd "$repo" && npm ci --no-audit --no-fund --loglevel=error && npm run --silent build)
 prov() { node "$repo/bin/provisioning.js" "$@"; }
+socket="unix://$(bash "$repo/scripts/engine.sh")"
 
 name="$(basename "$target")"
 if [ -e "$target/provisioning.toml" ]; then
@@ -27,6 +29,9 @@ else
   prov workspace init "$name" "$target" --template local
 fi
 cd "$target"
+prov config set providers.local.socket "$socket"
+# The first run builds the image from Debian's archive (about a minute); later runs find it.
+prov provider local prepare-image
 prov validate config
 prov config show --origin
 echo
