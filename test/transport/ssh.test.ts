@@ -121,6 +121,11 @@ describe('SSH transport against real sshd', () => {
     await t.upload(`/tmp/prov-reuse-${Date.now()}`, 'x');
     assert.equal(local.connects, 1);
     assert.equal(fleet.connections(2) - before, 1);
+    // a closed connection is forgotten: the next step reconnects
+    await t.close();
+    await rejectsWith(t.exec(['true']), 'UNAVAILABLE', 'closed');
+    assert.equal((await (await local.get(fleet.hosts[2]!)).exec(['true'])).code, 0);
+    assert.equal(local.connects, 2);
     await local.closeAll();
   });
 
