@@ -7,7 +7,7 @@ import { after, before, describe, it } from 'node:test';
 import { promisify } from 'node:util';
 import { hasImage } from '../../src/providers/local/engine.js';
 import { IMAGE_CMD, prepareImage } from '../../src/providers/local/image.js';
-import { runCli, tempHome } from '../fixtures/cli.js';
+import { ROOT, runCli, tempHome } from '../fixtures/cli.js';
 import { ENGINE_DIR, ensureEngine, removeLabelled, testLabel, type Engine } from '../fixtures/engine.js';
 
 const run = promisify(execFile);
@@ -30,6 +30,11 @@ async function sshUname(key: string, port: number): Promise<string> {
 describe('local provider base image (real Podman engine)', { timeout: 600_000 }, () => {
   let engine: Engine;
   before(async () => { engine = await ensureEngine(); });
+
+  it('scripts/engine.sh is idempotent: parallel runs print the same answering socket', async () => {
+    const runs = await Promise.all([1, 2].map(() => run('bash', [join(ROOT, 'scripts', 'engine.sh')], { env: { ...process.env, PROVISIONING_ENGINE_DIR: ENGINE_DIR } })));
+    assert.deepEqual(runs.map((r) => `unix://${r.stdout.trim()}`), [engine.socket, engine.socket]);
+  });
 
   it('has the image with the sshd command, and a second prepare finds it present', async () => {
     assert.equal(await hasImage(engine.docker, engine.image), true);
