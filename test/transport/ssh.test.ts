@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -243,5 +244,15 @@ describe('SSH transport against real sshd', () => {
     const port = await freePort();
     const e3 = await rejectsWith(new SshPool(settings()).get({ host: '127.0.0.1', port }), 'UNAVAILABLE', `cannot reach root@127.0.0.1:${port} over SSH: connection refused`);
     assert.equal(e3.exitCode, 9);
+
+    // accepts TCP but never speaks SSH: the connect timeout applies
+    const silent = createServer(() => undefined);
+    await new Promise<void>((r) => silent.listen(0, '127.0.0.1', r));
+    const silentPort = (silent.address() as AddressInfo).port;
+    try {
+      await rejectsWith(new SshPool(settings({ connectTimeoutMs: 400 })).get({ host: '127.0.0.1', port: silentPort }), 'UNAVAILABLE', 'no SSH handshake within 0.4s', 'ssh.connect_timeout');
+    } finally {
+      silent.close();
+    }
   });
 });

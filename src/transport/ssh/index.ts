@@ -102,8 +102,13 @@ function connect(s: SshSettings, ep: Endpoint, sock?: NodeJS.ReadableStream & No
     const client = new ssh2.Client();
     let refused: ProvError | undefined;
     const serverHostKey = s.hostKeyChecking === 'off' ? undefined : preferredAlgorithms(s.knownHosts, ep.host, ep.port);
-    client.once('ready', () => { client.removeAllListeners('error'); client.on('error', () => undefined); resolve(client); });
-    client.once('error', (err: Error & { level?: string; code?: string }) => {
+    // the first error before 'ready' decides; later ones (a timeout's "connection lost", a dropped
+    // connection) must still have a listener, and surface through 'close' on the transport
+    let settled = false;
+    client.once('ready', () => { settled = true; resolve(client); });
+    client.on('error', (err: Error & { level?: string; code?: string }) => {
+      if (settled) return;
+      settled = true;
       client.destroy();
       reject(refused ?? connectError(err, s, ep, creds));
     });
