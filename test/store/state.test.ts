@@ -6,7 +6,8 @@ import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { pathToFileURL } from 'node:url';
 import { acquireRunLock, infraScope } from '../../src/store/lock.js';
-import { SqliteStateStore, readResources } from '../../src/store/sqlite/state.js';
+import { readResources } from '../../src/store/sqlite/read.js';
+import { SqliteStateStore } from '../../src/store/sqlite/state.js';
 import type { ResourceState } from '../../src/store/types.js';
 import { ROOT } from '../fixtures/cli.js';
 

@@ -186,7 +186,7 @@ const indent = (text: string) => text.split('\n').map((l) => `  ${l}`).join('\n'
 
 /** Recorded status by resource id (`server:<infra>/<host>`, `taskserv:<infra>/<host>/<name>`), read-only. */
 async function recorded(d: DesiredState): Promise<(id: string) => string> {
-  const { readResources } = await import('../../store/sqlite/state.js');
+  const { readResources } = await import('../../store/sqlite/read.js');
   const byId = new Map(readResources(d.workspace.path, d.workspace.name, d.infra).map((r) => [r.id, r.status]));
   return (id) => byId.get(id) ?? 'not created';
 }

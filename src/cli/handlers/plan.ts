@@ -1,7 +1,7 @@
 import { ProvError } from '../../errors/index.js';
 import { loadDesired } from '../../infra/desired.js';
 import { planCluster, planInfra, planServers, planTaskservs, type Plan } from '../../plan/plan.js';
-import { readResources } from '../../store/sqlite/state.js';
+import { readResources } from '../../store/sqlite/read.js';
 import type { Invocation, Result } from '../context.js';
 import { renderPlan } from '../plan-view.js';
 

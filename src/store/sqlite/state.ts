@@ -1,8 +1,7 @@
-import { existsSync } from 'node:fs';
 import { hostname } from 'node:os';
-import Database from 'better-sqlite3';
+import type Database from 'better-sqlite3';
 import type { AppliedChange, LockRecord, ResourceState, StateStore } from '../types.js';
-import { openStateDb, stateDbFile } from './open.js';
+import { openStateDb } from './open.js';
 
 /** The SQLite state store of one workspace. Queries are prepared once; writes batch in one transaction. */
 export class SqliteStateStore implements StateStore {
@@ -104,22 +103,4 @@ export function isStale(l: LockRecord, now = Date.now()): boolean {
     }
   }
   return false;
-}
-
-/**
- * Recorded resources of one infra without writing anything (check mode): no database, or one
- * from before resources were recorded, means nothing is recorded yet.
- */
-export function readResources(wsPath: string, workspace: string, infra: string): ResourceState[] {
-  const file = stateDbFile(wsPath);
-  if (!existsSync(file)) return [];
-  const db = new Database(file, { readonly: true, fileMustExist: true });
-  try {
-    const has = db.prepare(`SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'resources'`).get();
-    if (!has) return [];
-    return (db.prepare(`SELECT doc FROM resources WHERE workspace = ? AND infra = ? ORDER BY kind, name`).all(workspace, infra) as { doc: string }[])
-      .map((r) => JSON.parse(r.doc) as ResourceState);
-  } finally {
-    db.close();
-  }
 }
