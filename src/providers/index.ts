@@ -1,6 +1,7 @@
 import { ProvError } from '../errors/index.js';
 import { closest } from '../cli/suggest.js';
 import type { ProviderManifest } from '../model/index.js';
+import type { Transports } from '../transport/index.js';
 import type { Provider } from './types.js';
 
 /**
@@ -17,6 +18,8 @@ export interface ProviderDeps {
   config: Record<string, unknown>;
   /** the process environment (credentials may come from it) */
   env: Record<string, string | undefined>;
+  /** the run's transports (one SSH pool): providers that reach servers themselves (static) use it */
+  transports?: Transports;
 }
 
 type Factory = (deps: ProviderDeps) => Promise<Provider>;

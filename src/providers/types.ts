@@ -46,6 +46,8 @@ export interface Observed {
   image: string;
   addresses: { public_ipv4: string[]; public_ipv6: string[]; private: { network: string; ip: string }[] };
   tags: Labels;
+  /** where the server's sshd is reached when that is not a public address (a local container's published port) */
+  ssh_endpoint?: { host: string; port: number };
 }
 
 export interface FindRef { provider_id?: string; tags: Labels }
@@ -56,6 +58,8 @@ export interface Connection {
   host?: string;
   port?: number;
   user?: string;
+  /** a key for this server only (a static server's `ssh.private_key`) */
+  private_key?: string;
   container?: string;
 }
 

@@ -18,6 +18,8 @@ export interface ConnectTarget {
   host?: string;
   port?: number;
   user?: string;
+  /** a key for this server only */
+  private_key?: string;
   container?: string;
 }
 
@@ -32,7 +34,7 @@ export class Transports {
   async open(to: ConnectTarget): Promise<Transport> {
     if (to.transport === 'ssh') {
       if (!to.host) throw new ProvError('INVALID_ARGUMENT', 'an SSH connection needs a host address', { hint: 'the provider returned no address for this server: is it running?' });
-      return this.ssh.get({ host: to.host, port: to.port, user: to.user });
+      return this.ssh.get({ host: to.host, port: to.port, user: to.user, privateKey: to.private_key });
     }
     if (!to.container) throw new ProvError('INVALID_ARGUMENT', 'a container exec connection needs a container id');
     if (!this.engine) throw new ProvError('UNAVAILABLE', `no container engine configured to reach container ${to.container}`, { hint: 'set providers.local.socket (or DOCKER_HOST)' });

@@ -37,9 +37,11 @@ export interface SshTarget {
   host: string;
   port?: number;
   user?: string;
+  /** a key for this host only (a static server's `ssh.private_key`); default the settings' key */
+  privateKey?: string;
 }
 
-interface Endpoint { host: string; port: number; user: string }
+interface Endpoint { host: string; port: number; user: string; privateKey?: string }
 
 /** Settings from the merged config (config.md §3.7). */
 export function sshSettingsFromConfig(get: (key: string) => unknown, env: Record<string, string | undefined>): SshSettings {
@@ -258,12 +260,13 @@ export class SshPool {
   constructor(readonly settings: SshSettings) {}
 
   get(target: SshTarget): Promise<SshTransport> {
-    const ep: Endpoint = { host: target.host, port: target.port ?? 22, user: target.user || this.settings.defaultUser };
+    const ep: Endpoint = { host: target.host, port: target.port ?? 22, user: target.user || this.settings.defaultUser, ...(target.privateKey ? { privateKey: target.privateKey } : {}) };
     return this.open(ep, this.settings.bastion ? parseBastion(this.settings.bastion, ep.user) : undefined);
   }
 
   private open(ep: Endpoint, via?: Endpoint): Promise<SshTransport> {
-    const key = via ? `${label(ep)} via ${label(via)}` : label(ep);
+    const own = ep.privateKey ? ` key ${ep.privateKey}` : '';
+    const key = (via ? `${label(ep)} via ${label(via)}` : label(ep)) + own;
     const cached = this.conns.get(key);
     if (cached) return cached.then((t) => (t.isOpen ? t : (this.conns.delete(key), this.open(ep, via))));
     const p = (async () => {
@@ -273,8 +276,9 @@ export class SshPool {
         sock = await jump.forward(ep);
       }
       this.connects++;
-      const client = await connect(this.settings, ep, sock);
-      return new SshTransport(client, ep, this.settings, () => { if (this.conns.get(key) === p) this.conns.delete(key); });
+      const settings = ep.privateKey ? { ...this.settings, privateKey: ep.privateKey } : this.settings;
+      const client = await connect(settings, ep, sock);
+      return new SshTransport(client, ep, settings, () => { if (this.conns.get(key) === p) this.conns.delete(key); });
     })();
     this.conns.set(key, p);
     p.catch(() => this.conns.delete(key));
