@@ -7,7 +7,7 @@ const SYMBOL: Record<string, string> = { create: '+', update: '~', replace: '-/+
 export function renderPlan(plan: Plan, color: boolean): string {
   const c = colors(color);
   const paint: Record<string, (s: string) => string> = { create: c.green, update: c.yellow, replace: c.magenta, delete: c.red, noop: c.dim };
-  const lines = [`${c.bold('Check mode — nothing will be changed')}   workspace ${plan.workspace} · infra ${plan.infra} · env ${plan.environment}`, ''];
+  const lines = [`${c.bold(plan.check ? 'Check mode — nothing will be changed' : 'Plan')}   workspace ${plan.workspace} · infra ${plan.infra} · env ${plan.environment}`, ''];
   const rows = plan.changes.map((ch) => [
     String(ch.order), `${SYMBOL[ch.action]} ${ch.action}`, ch.resource_type,
     ch.name + (ch.server ? ` on ${ch.server}` : ''),

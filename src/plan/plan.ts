@@ -55,7 +55,11 @@ const IMMUTABLE = ['provider', 'zone', 'image', 'hostname'];
 /** Rough durations for the estimate, in seconds. */
 const DURATION: Record<string, number> = { 'server:create': 60, 'server:delete': 20, 'server:update': 30, 'server:replace': 80, 'taskserv:create': 90, 'taskserv:update': 45, 'taskserv:delete': 20, 'cluster:create': 5, 'cluster:delete': 5 };
 
-const isLive = (r: ResourceState | undefined) => r !== undefined && r.status !== 'deleted' && r.status !== 'missing';
+/** Statuses of a record whose create did not finish: a run was killed (`creating`) or failed before the server existed (`failed`). */
+const UNFINISHED = ['creating', 'failed'];
+const isLive = (r: ResourceState | undefined) => r !== undefined && r.status !== 'deleted' && r.status !== 'missing' && !UNFINISHED.includes(r.status);
+/** Something may exist at the provider: what a delete must look at (a half-created server included). */
+const mayExist = (r: ResourceState) => r.status !== 'deleted';
 
 /** Field-level diff of two canonical specs (top-level keys; nested values compared whole). */
 export function diffSpecs(from: Record<string, unknown>, to: Record<string, unknown>): Record<string, { from: unknown; to: unknown }> {
@@ -187,7 +191,10 @@ export function planServers(d: DesiredState, records: ResourceState[], o: Server
     const details = b.serverDetails(s);
     if (o.action === 'create') {
       if (!isLive(rec)) {
-        b.add({ action: 'create', resource_type: 'server', name: s.hostname, id, provider: s.provider, reason: rec?.status === 'missing' ? 'missing at the provider' : 'not created yet', details });
+        const reason = rec?.status === 'missing' ? 'missing at the provider'
+          : rec && UNFINISHED.includes(rec.status) ? `an earlier create did not finish (${rec.status}): a server the provider has with its tags is adopted`
+            : 'not created yet';
+        b.add({ action: 'create', resource_type: 'server', name: s.hostname, id, provider: s.provider, reason, details });
       } else {
         const diff = rec!.checksum === s.checksum ? undefined : diffSpecs(rec!.applied, JSON.parse(JSON.stringify(s)) as Record<string, unknown>);
         b.add({ action: 'noop', resource_type: 'server', name: s.hostname, id, provider: s.provider, reason: diff ? `exists; ${Object.keys(diff).length} field(s) differ: run \`provisioning server update\`` : `already ${rec!.status}`, details, ...(diff ? { diff } : {}) });
@@ -222,7 +229,7 @@ export function planServers(d: DesiredState, records: ResourceState[], o: Server
 
 function planServerDeletes(b: Builder, records: ResourceState[], o: ServerPlanOptions): void {
   const d = b.d;
-  const live = records.filter((r) => r.kind === 'server' && r.infra === d.infra && isLive(r));
+  const live = records.filter((r) => r.kind === 'server' && r.infra === d.infra && mayExist(r));
   let targets: ResourceState[];
   if (o.names?.length) {
     targets = o.names.map((n) => {
@@ -234,7 +241,7 @@ function planServerDeletes(b: Builder, records: ResourceState[], o: ServerPlanOp
     targets = live;
   }
   for (const rec of targets) {
-    if (!isLive(rec)) {
+    if (!mayExist(rec) || rec.status === 'not created') {
       b.add({ action: 'noop', resource_type: 'server', name: rec.name, id: rec.id, reason: 'not created', details: {} });
       continue;
     }

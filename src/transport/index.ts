@@ -11,6 +11,7 @@ import type { Transport } from './types.js';
 export type { Command, ExecOptions, ExecResult, Transport, UploadOptions } from './types.js';
 export { SshPool, SshTransport, sshSettingsFromConfig, type SshSettings, type SshTarget } from './ssh/index.js';
 export { ExecTransport } from './exec/index.js';
+export { ensureKeyPair, publicKeyLine, workspaceKeyFile } from './ssh/keys.js';
 
 /** Same shape as the provider interface's Connection. */
 export interface ConnectTarget {
@@ -39,6 +40,12 @@ export class Transports {
     if (!to.container) throw new ProvError('INVALID_ARGUMENT', 'a container exec connection needs a container id');
     if (!this.engine) throw new ProvError('UNAVAILABLE', `no container engine configured to reach container ${to.container}`, { hint: 'set providers.local.socket (or DOCKER_HOST)' });
     return new ExecTransport(await this.engine(), to.container, { user: to.user, commandTimeoutMs: this.ssh.settings.commandTimeoutMs });
+  }
+
+  /** The container engine behind exec transports (an interactive shell attaches to it directly). */
+  docker(): Promise<Docker> {
+    if (!this.engine) return Promise.reject(new ProvError('UNAVAILABLE', 'no container engine configured', { hint: 'set providers.local.socket (or DOCKER_HOST)' }));
+    return this.engine();
   }
 
   closeAll(): Promise<void> {

@@ -1,20 +1,12 @@
 import { hostname } from 'node:os';
 import { ProvError } from '../../errors/index.js';
-import { parseDuration } from '../../model/index.js';
+import { durationFlag } from '../flag-values.js';
 import { acquireRunLock, describeLock, infraScope, lockedError, userHolder } from '../../store/lock.js';
 import { SqliteStateStore } from '../../store/sqlite/state.js';
 import type { LockRecord } from '../../store/types.js';
 import type { Invocation, Result } from '../context.js';
 
 /** `workspace lock|unlock|lock-status`: the infra lock that mutating runs take (spec/cli.md §11). */
-
-function duration(inv: Invocation, flag: string): number | undefined {
-  const raw = inv.flags[flag] as string | undefined;
-  if (raw === undefined) return undefined;
-  const s = parseDuration(/^\d+$/.test(raw) ? Number(raw) : raw);
-  if (s === undefined) throw new ProvError('INVALID_ARGUMENT', `--${flag} expects a duration such as 30s, 15m, 1h30m; got '${raw}'`);
-  return s;
-}
 
 async function target(inv: Invocation) {
   const cfg = await inv.config({ requireWorkspace: true });
@@ -27,7 +19,7 @@ const lockView = (l: LockRecord) => ({ kind: 'kv' as const, entries: Object.entr
 
 export async function lock(inv: Invocation): Promise<Result> {
   const { ws, scope } = await target(inv);
-  const ttl = duration(inv, 'ttl');
+  const ttl = durationFlag(inv, 'ttl');
   const now = new Date();
   const record: LockRecord = {
     scope, holder: userHolder(), host: hostname(), command: 'workspace lock', reason: (inv.flags.reason as string | undefined) ?? '',
@@ -38,7 +30,7 @@ export async function lock(inv: Invocation): Promise<Result> {
   try {
     // Wait like a run would, then turn the short run lock into the long manual one.
     const release = await acquireRunLock(store, scope, {
-      command: 'workspace lock', waitMs: (duration(inv, 'lock-timeout') ?? 0) * 1000,
+      command: 'workspace lock', waitMs: (durationFlag(inv, 'lock-timeout') ?? 0) * 1000,
       onWait: (held) => inv.info(`waiting for ${scope}: held by ${describeLock(held)}`),
       onTakeover: (stale) => inv.warn(`took over a stale lock of ${describeLock(stale)}`),
     });

@@ -8,12 +8,11 @@ import { renderPlan } from '../plan-view.js';
 /**
  * Mutating server/taskserv/cluster/infra commands. The plan is computed offline from the
  * definitions and the recorded state (check mode needs no credentials and no network).
- * Applying a plan arrives with the providers (#4) and taskserv (#5) issues; until then a
- * run without --check says so and changes nothing.
+ * Server plans are applied by handlers/servers.ts; applying taskserv, cluster and infra
+ * plans arrives with issue #5, and until then a run without --check says so and changes nothing.
  */
 
 const APPLY: Record<string, string> = {
-  server: 'issue #4 (providers, servers and transports)',
   taskserv: 'issue #5 (taskservs and clusters)',
   cluster: 'issue #5 (taskservs and clusters)',
   infra: 'issue #5 (taskservs and clusters)',
@@ -27,6 +26,10 @@ async function withPlan(inv: Invocation, compute: (d: Awaited<ReturnType<typeof 
   const records = readResources(desired.workspace.path, desired.workspace.name, desired.infra);
   const plan = compute(desired, records);
   plan.check = inv.globals.check;
+  if (!inv.globals.check && area === 'server') {
+    const { applyServers } = await import('./servers.js');
+    return applyServers(inv, cfg, desired, plan);
+  }
   if (!inv.globals.check) {
     throw new ProvError('NOT_IMPLEMENTED', `applying \`${inv.spec.command}\` arrives with ${APPLY[area]}; nothing was changed`, {
       hint: `\`provisioning ${inv.spec.command} --check\` shows the plan now`,

@@ -94,7 +94,7 @@ export const COMMANDS: CommandDecl[] = [
     command: `list ${kind}`, summary: `same as \`${kind.replace(/s$/, '')} list\``, side_effect: 'read', category: 'infrastructure',
     ...(kind === 'infras' ? h('infra', 'infraList')
       : ['providers', 'taskservs', 'clusters', 'extensions'].includes(kind) ? h('extensions', `${kind.replace(/s$/, '')}List`)
-        : { pending: kind === 'workflows' ? ENGINE : kind === 'servers' ? SERVERS : DEFS }),
+        : kind === 'servers' ? h('servers', 'list') : { pending: kind === 'workflows' ? ENGINE : DEFS }),
   })),
 
   // ── infra, generate, schema (§13) ───────────────────────────────────────────────
@@ -114,20 +114,22 @@ export const COMMANDS: CommandDecl[] = [
   { command: 'schema export', summary: 'write JSON Schema files for editors', side_effect: 'write', requires_auth: false, min_permission: 'read', category: 'development', flags: [s('output-dir', 'target directory (default <workspace>/.provisioning/schemas)'), { ...F.kind, multiple: true, value: '<kind,…>', summary: 'only these kinds: infra, server, taskserv, cluster, workflow, extension, config' }], ...h('infra', 'schemaExport') },
 
   // ── server (§14) ────────────────────────────────────────────────────────────────
-  { command: 'server create', summary: 'create the defined servers through their provider', side_effect: 'write', long_running: true, category: 'infrastructure', args: [arg('name', false, true)], flags: [F.parallel], ...h('plan', 'server') },
+  { command: 'server create', summary: 'create the defined servers through their provider', side_effect: 'write', long_running: true, category: 'infrastructure', args: [arg('name', false, true)], flags: [F.parallel, F.lockTimeout],
+    examples: ['prov server create --yes --wait', 'prov s c web-01 --check'], ...h('plan', 'server') },
   { command: 'server delete', summary: 'delete servers and the taskservs on them', side_effect: 'delete', long_running: true, requires_mfa: true, category: 'infrastructure', args: [arg('name', false, true)],
-    flags: [b('keep-storage', 'keep volumes', { aliases: ['keepstorage'] }), F.force], ...h('plan', 'server') },
-  { command: 'server list', summary: 'name, provider, plan, cores, memory, disk, IP, status', side_effect: 'read', category: 'infrastructure', flags: [F.status, F.all, b('refresh', 'ask the providers for the current state')], pending: SERVERS },
-  { command: 'server status', aliases: ['info'], summary: 'provider state, reachability, taskservs, last operation', side_effect: 'read', category: 'infrastructure', args: [arg('name', true)], pending: SERVERS },
+    flags: [b('keep-storage', 'keep volumes', { aliases: ['keepstorage'] }), F.force, F.parallel, F.lockTimeout], ...h('plan', 'server') },
+  { command: 'server list', summary: 'name, provider, plan, cores, memory, disk, IP, status', side_effect: 'read', category: 'infrastructure', flags: [F.status, F.all, b('refresh', 'ask the providers for the current state; shows drift (missing, stopped, unmanaged)')], ...h('servers', 'list') },
+  { command: 'server status', aliases: ['info'], summary: 'provider state, reachability, taskservs, last operation', side_effect: 'read', category: 'infrastructure', args: [arg('name', true)], ...h('servers', 'status') },
   { command: 'server ssh', aliases: ['exec'], summary: 'interactive shell, or run a command and exit with its code', side_effect: 'write', interactive: true, category: 'infrastructure', args: [arg('name', true)],
-    flags: [s('user', 'remote user'), { ...F.key, name: 'key', summary: 'private key file', aliases: [] }, s('port', 'SSH port'), s('command', 'same as -- <cmd>')], pending: SERVERS },
-  { command: 'server start', summary: 'power on through the provider', side_effect: 'write', category: 'infrastructure', args: [arg('name', false, true)], ...h('plan', 'server') },
-  { command: 'server stop', summary: 'power off through the provider', side_effect: 'write', confirm: true, category: 'infrastructure', args: [arg('name', false, true)], ...h('plan', 'server') },
-  { command: 'server restart', summary: 'restart through the provider', side_effect: 'write', category: 'infrastructure', args: [arg('name', false, true)], ...h('plan', 'server') },
+    flags: [s('user', 'remote user'), { ...F.key, name: 'key', summary: 'private key file', aliases: [] }, s('port', 'SSH port'), s('command', 'same as -- <cmd>')],
+    examples: ['prov server ssh web-01', 'prov server ssh web-01 -- uname -a', 'prov s exec db-01 --command "df -h /"'], ...h('servers', 'ssh') },
+  { command: 'server start', summary: 'power on through the provider', side_effect: 'write', category: 'infrastructure', args: [arg('name', false, true)], flags: [F.parallel, F.lockTimeout], ...h('plan', 'server') },
+  { command: 'server stop', summary: 'power off through the provider', side_effect: 'write', confirm: true, category: 'infrastructure', args: [arg('name', false, true)], flags: [F.parallel, F.lockTimeout], ...h('plan', 'server') },
+  { command: 'server restart', summary: 'restart through the provider', side_effect: 'write', category: 'infrastructure', args: [arg('name', false, true)], flags: [F.parallel, F.lockTimeout], ...h('plan', 'server') },
   { command: 'server update', summary: 'apply definition changes in place; replace only with --allow-replace', side_effect: 'write', long_running: true, category: 'infrastructure', args: [arg('name', false, true)],
     flags: [b('allow-replace', 'allow changes that need a new server'), F.rolling], ...h('plan', 'server') },
   { command: 'server logs', summary: 'provider console / container log', side_effect: 'read', category: 'infrastructure', args: [arg('name', true)], flags: [F.lines, F.follow], pending: SERVERS },
-  { command: 'server price', summary: 'price per server and total', side_effect: 'read', category: 'infrastructure', flags: [b('monthly', 'monthly figures')], pending: DEFS },
+  { command: 'server price', summary: 'price per server and total (same as `show costs`)', side_effect: 'read', category: 'infrastructure', flags: [b('monthly', 'monthly figures')], ...h('infra', 'showCosts') },
 
   // ── taskserv (§15) ──────────────────────────────────────────────────────────────
   { command: 'taskserv create', aliases: ['install'], summary: 'install → configure → start → readiness → smoke test', side_effect: 'write', long_running: true, category: 'infrastructure',
@@ -233,7 +235,7 @@ export const COMMANDS: CommandDecl[] = [
     args: [arg('name', true)], ...h('extensions', 'providerInfo') },
   { command: 'provider validate', summary: 'provider config against its schema and credentials present (not contacted)', side_effect: 'read', requires_auth: false, category: 'infrastructure',
     args: [arg('name')], flags: [{ ...F.all, summary: 'every provider in use (the default, and those with keys set)' }], examples: ['prov provider validate upcloud'], ...h('extensions', 'providerValidate') },
-  { command: 'provider test', summary: 'contact the provider API with the configured credentials', side_effect: 'read', category: 'infrastructure', args: [arg('name', true)], pending: SERVERS },
+  { command: 'provider test', summary: 'contact the provider API with the configured credentials', side_effect: 'read', category: 'infrastructure', args: [arg('name', true)], ...h('servers', 'providerTest') },
   // `provider local prepare-image`: the table has two words per command, so the action is a positional.
   { command: 'provider local', summary: 'local-provider tools; `prepare-image` builds its Debian 12 base image (sshd, python3) from the Debian archive and imports it into the engine', side_effect: 'write', long_running: true, requires_auth: false, category: 'infrastructure',
     args: [{ ...arg('action', true), summary: 'prepare-image' }], flags: [s('tag', 'image reference to create (default localhost/prov-debian:12)'), { ...F.force, summary: 'rebuild the rootfs and re-import even if the image exists' }],

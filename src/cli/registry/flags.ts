@@ -48,6 +48,7 @@ export const F = {
   key: { name: 'key', type: 'string', value: '<id>', summary: 'key id', aliases: ['key-id'] },
   context: { name: 'context', type: 'string', multiple: true, value: '<k=v,…>', summary: 'encryption context (additional authenticated data)' },
   rolling: { name: 'rolling', type: 'boolean', summary: 'one server at a time' },
+  lockTimeout: { name: 'lock-timeout', type: 'string', value: '<duration>', summary: 'wait this long for the infra lock held by another run (default: fail at once, exit 6)' },
   parallel: { name: 'parallel', type: 'string', value: '<n>', summary: 'maximum parallel operations' },
   template: { name: 'template', type: 'string', value: '<t>', summary: 'template to start from' },
   provider: { name: 'provider', type: 'string', value: '<p>', summary: 'provider' },

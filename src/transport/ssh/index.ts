@@ -14,6 +14,7 @@ import {
   DEFAULT_SHELL, escalation, placeArgv, remoteTemp, shellLine, supervise,
 } from '../remote.js';
 import type { Command, ExecOptions, ExecResult, Transport, UploadOptions } from '../types.js';
+import { workspaceKeyFile } from './keys.js';
 import { preferredAlgorithms, verifyHostKey, type HostKeyChecking } from './known-hosts.js';
 
 export interface SshSettings {
@@ -31,6 +32,8 @@ export interface SshSettings {
   sudo: boolean;
   /** login user when a target names none */
   defaultUser: string;
+  /** set when privateKey is the workspace key (keys.ts), which server creation generates */
+  workspaceKey?: true;
 }
 
 export interface SshTarget {
@@ -51,7 +54,11 @@ export function sshSettingsFromConfig(get: (key: string) => unknown, env: Record
   let privateKey = str('ssh.private_key') ? expandHome(str('ssh.private_key'), env) : join(home, '.ssh', 'id_ed25519');
   // the documented default is id_ed25519, then id_rsa
   if (privateKey === join(home, '.ssh', 'id_ed25519') && !existsSync(privateKey) && existsSync(join(home, '.ssh', 'id_rsa'))) privateKey = join(home, '.ssh', 'id_rsa');
+  // neither default key exists: the workspace's own key (generated when a server is created)
+  const workspaceKey = privateKey === join(home, '.ssh', 'id_ed25519') && !existsSync(privateKey) && Boolean(str('paths.state'));
+  if (workspaceKey) privateKey = workspaceKeyFile(str('paths.state'));
   return {
+    ...(workspaceKey ? { workspaceKey: true as const } : {}),
     privateKey,
     agentSocket: get('ssh.agent') !== false && env.SSH_AUTH_SOCK ? env.SSH_AUTH_SOCK : undefined,
     knownHosts: expandHome(str('ssh.known_hosts') || join(str('paths.state') || '.provisioning', 'known_hosts'), env),
