@@ -27,7 +27,7 @@ export function openRun(cfg: Config, desired: DesiredState, env: Record<string, 
   // container exec needs the engine; connected only when a server is reached that way
   let engine: ReturnType<typeof connectEngine> | undefined;
   const transports = new Transports(ssh, () => (engine ??= connectEngine(resolveSocket(localSocket, env))));
-  const providers = new ProviderSet(desired.catalog, providersConfig, env, transports);
+  const providers = new ProviderSet(desired.catalog, providersConfig, env, transports, desired.servers);
   return {
     store, transports, providers, ssh,
     async close() {

@@ -20,6 +20,8 @@ export class ProviderSet {
     private readonly config: Record<string, unknown>,
     private readonly env: Record<string, string | undefined>,
     private readonly transports: Transports,
+    /** the infra's servers: each provider is shown its own once when built (offline), so it knows per-server logins */
+    private readonly servers: ResolvedServer[] = [],
   ) {}
 
   configOf(name: string): Record<string, unknown> {
@@ -33,7 +35,11 @@ export class ProviderSet {
     if (!p) {
       const manifest = this.catalog.get('provider', name) as ProviderManifest | undefined;
       p = manifest
-        ? providerFor(name, { manifest, config: this.configOf(name), env: this.env, transports: this.transports })
+        ? providerFor(name, { manifest, config: this.configOf(name), env: this.env, transports: this.transports }).then(async (provider) => {
+          const mine = this.servers.filter((s) => s.provider === name);
+          if (mine.length) await provider.validate(this.configOf(name), mine); // findings are preflight's business
+          return provider;
+        })
         : Promise.reject(new ProvError('NOT_FOUND', `unknown provider '${name}'`, { hint: '`provisioning provider list` shows the providers' }));
       this.built.set(name, p);
     }
