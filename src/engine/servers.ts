@@ -116,17 +116,18 @@ export async function deleteServer(ctx: ServerContext, rec: ResourceState, keepS
   const d = ctx.desired;
   if (rec.provider) {
     const provider = await ctx.providers.get(rec.provider);
-    // a half-created server has no id recorded yet: its tags find it
-    const obs = await provider.find({ ...(rec.provider_id ? { provider_id: rec.provider_id } : {}), tags: systemTags(d.workspace.name, d.infra, rec.name) });
-    // only objects carrying this workspace's tags are deleted (models.md §7)
-    if (obs && obs.tags[TAG.workspace] !== undefined && obs.tags[TAG.workspace] !== d.workspace.name) {
-      throw new ProvError('OPERATION_FAILED', `${rec.name}: ${obs.provider_id} at ${rec.provider} carries workspace '${obs.tags[TAG.workspace]}', not '${d.workspace.name}'; it was not deleted`, { hint: 'delete it from the workspace that owns it' });
+    // A recorded id is ours (it was made under our tags) and delete is idempotent at every
+    // provider; a half-created server has no id recorded yet, and its tags find it.
+    let target = rec.provider_id;
+    if (!target) {
+      const obs = await provider.find({ tags: systemTags(d.workspace.name, d.infra, rec.name) });
+      if (obs && hasTags(obs.tags, { [TAG.workspace]: d.workspace.name })) target = obs.provider_id;
     }
-    if (obs) {
-      ctx.progress(rec.name, `deleting ${obs.provider_id} at ${provider.name}${keepStorage ? ' (volumes kept)' : ''}`);
-      await provider.delete({ provider_id: obs.provider_id }, { keep_storage: keepStorage });
+    if (target) {
+      ctx.progress(rec.name, `deleting ${target} at ${provider.name}${keepStorage ? ' (volumes kept)' : ''}`);
+      await provider.delete({ provider_id: target }, { keep_storage: keepStorage });
     } else {
-      ctx.progress(rec.name, 'already gone at the provider');
+      ctx.progress(rec.name, 'nothing at the provider');
     }
   }
   await ctx.store.applyChanges([{ record: serverRecord(d, rec.name, rec, { status: 'deleted' }), action: 'delete', command: ctx.command }]);
