@@ -28,7 +28,7 @@ const CORE: Record<string, Factory> = {
   upcloud: async (deps) => new (await import('./upcloud/index.js')).UpCloudProvider(deps),
   aws: async (deps) => new (await import('./aws/index.js')).AwsProvider(deps),
   static: async (deps) => new (await import('./static/index.js')).StaticProvider(deps),
-  // 'local' (container engine) and 'static' (existing hosts) register here when they land.
+  local: async (deps) => new (await import('./local/index.js')).LocalProvider(deps),
 };
 
 export const CORE_PROVIDERS = Object.keys(CORE);
