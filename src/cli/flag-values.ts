@@ -2,7 +2,7 @@ import { ProvError } from '../errors/index.js';
 import { parseDuration } from '../config/schema.js';
 import type { Invocation } from './context.js';
 
-/** A duration flag (`--lock-timeout 30s`, `--ttl 2h`; a bare number is seconds) in seconds. */
+/** A duration flag (`--lock-timeout 30s`, `--ttl 2h`; a bare number is seconds) in milliseconds. */
 export function durationFlag(inv: Invocation, flag: string): number | undefined {
   const raw = inv.flags[flag] as string | undefined;
   if (raw === undefined) return undefined;

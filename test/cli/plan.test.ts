@@ -96,9 +96,9 @@ describe('check-mode plans and locks (built CLI)', () => {
   });
 
   it('says plainly that applying has not landed, and changes nothing (exit 2)', async () => {
-    const r = await cli(['server', 'create', '--yes']);
+    const r = await cli(['taskserv', 'create', '--yes']);
     assert.equal(r.code, 2);
-    assert.match(r.stderr, /applying `server create` arrives with issue #4/);
+    assert.match(r.stderr, /applying `taskserv create` arrives with issue #5/);
   });
 
   it('holds, reports and releases a maintenance lock; runs fail with exit 6 or wait', async () => {
@@ -106,6 +106,7 @@ describe('check-mode plans and locks (built CLI)', () => {
     const st = await cli(['workspace', 'lock-status', '--out', 'json']);
     assert.equal(st.json()[0].scope, 'infra:demo/local');
     assert.equal(st.json()[0].reason, 'db maintenance');
+    assert.equal(Date.parse(st.json()[0].expires_at) - Date.parse(st.json()[0].acquired_at), 3_600_000, '--ttl 1h is one hour');
     const again = await cli(['workspace', 'lock']);
     assert.equal(again.code, 6);
     assert.match(again.stderr, /locked by .* \(manual lock\).*db maintenance/);

@@ -23,14 +23,14 @@ export async function lock(inv: Invocation): Promise<Result> {
   const now = new Date();
   const record: LockRecord = {
     scope, holder: userHolder(), host: hostname(), command: 'workspace lock', reason: (inv.flags.reason as string | undefined) ?? '',
-    acquired_at: now.toISOString(), ...(ttl ? { expires_at: new Date(now.getTime() + ttl * 1000).toISOString() } : {}),
+    acquired_at: now.toISOString(), ...(ttl ? { expires_at: new Date(now.getTime() + ttl).toISOString() } : {}),
   };
   if (inv.globals.check) return { data: { would_lock: record }, view: { kind: 'text', text: `would lock ${scope}\n${describeLock(record)}` } };
   const store = new SqliteStateStore(ws.path);
   try {
     // Wait like a run would, then turn the short run lock into the long manual one.
     const release = await acquireRunLock(store, scope, {
-      command: 'workspace lock', waitMs: (durationFlag(inv, 'lock-timeout') ?? 0) * 1000,
+      command: 'workspace lock', waitMs: durationFlag(inv, 'lock-timeout') ?? 0,
       onWait: (held) => inv.info(`waiting for ${scope}: held by ${describeLock(held)}`),
       onTakeover: (stale) => inv.warn(`took over a stale lock of ${describeLock(stale)}`),
     });

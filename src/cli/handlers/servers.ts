@@ -34,9 +34,9 @@ const human = (inv: Invocation) => inv.out === 'table' || inv.out === 'text';
 const useColor = (inv: Invocation, tty: boolean) => tty && !inv.io.env.NO_COLOR && inv.globals.color !== false;
 
 /** Hold the infra's run lock (waiting up to --lock-timeout) around `fn`. */
-async function locked<T>(inv: Invocation, run: RunHandles, d: DesiredState, fn: () => Promise<T>): Promise<T> {
+async function locked<T>(inv: Invocation, run: RunHandles, d: DesiredState, waitMs: number, fn: () => Promise<T>): Promise<T> {
   const release = await acquireRunLock(run.store, infraScope(d.workspace.name, d.infra), {
-    command: inv.spec.command, waitMs: (durationFlag(inv, 'lock-timeout') ?? 0) * 1000,
+    command: inv.spec.command, waitMs,
     onWait: (held) => inv.info(`waiting for the lock of infra ${d.infra}: held by ${describeLock(held)}`),
     onTakeover: (stale) => inv.warn(`took over a stale lock of infra ${d.infra} (${describeLock(stale)})`),
   });
@@ -48,6 +48,9 @@ async function locked<T>(inv: Invocation, run: RunHandles, d: DesiredState, fn: 
 }
 
 export async function applyServers(inv: Invocation, cfg: Config, d: DesiredState, plan: Plan): Promise<Result> {
+  // flag values first: a usage error must not wait for a lock or a provider
+  const parallel = parallelFlag(inv, d.parallelLimit);
+  const lockWaitMs = durationFlag(inv, 'lock-timeout') ?? 0;
   const active = plan.changes.filter((c) => c.action !== 'noop');
   const color = useColor(inv, inv.io.stdoutIsTTY);
   if (active.length === 0) {
@@ -70,7 +73,7 @@ export async function applyServers(inv: Invocation, cfg: Config, d: DesiredState
   process.once('SIGINT', onSigint);
   let result: ApplyResult;
   try {
-    result = await locked(inv, run, d, async () => {
+    result = await locked(inv, run, d, lockWaitMs, async () => {
       const servers = active.flatMap((c) => (c.action === 'create' ? d.servers.filter((s) => s.hostname === c.name) : []));
       const providers = active.map((c) => c.provider).filter((p): p is string => Boolean(p));
       for (const w of await run.providers.preflight(providers, servers, { workspace: d.workspace.name, infra: d.infra })) inv.warn(w);
@@ -79,7 +82,7 @@ export async function applyServers(inv: Invocation, cfg: Config, d: DesiredState
         desired: d, store: run.store, providers: run.providers, transports: run.transports, command: inv.spec.command,
         publicKeys: keys, waitReachable: inv.globals.wait, progress: (name, m) => progress.update(name, m),
       }, {
-        parallel: parallelFlag(inv, d.parallelLimit), signal: abort.signal, keepStorage: inv.flags['keep-storage'] === true,
+        parallel, signal: abort.signal, keepStorage: inv.flags['keep-storage'] === true,
         onStart: (c) => progress.start(c.name, `${c.action} …`),
         onEnd: (c, o) => progress.end(c.name, o.status, o.status === 'done' ? `${PAST[c.action] ?? c.action} (${(o.ms / 1000).toFixed(1)}s)` : o.status === 'failed' ? `failed: ${o.error.message}` : `skipped: ${o.reason}`),
       });
