@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # One command from a fresh clone to the main job: install, build, start the local container engine
 # (Podman behind the Docker API) with its Debian base image, create a workspace from the `local`
-# template wired to that engine, and show its validated configuration with the origin of every value.
+# template wired to that engine, show its configuration with the origin of every value, then
+# create its two servers (containers), run a command on one, and list them.
 # Usage: bash scripts/quickstart.sh [workspace-dir]      (default: ./demo)
 set -euo pipefail
 repo="$(cd "$(dirname "$0")/.." && pwd)"
@@ -35,4 +36,9 @@ prov provider local prepare-image
 prov validate config
 prov config show --origin
 echo
+prov server create --yes --wait
+prov server ssh web-01 -- uname -a
+prov server list
+echo
 echo "Next: cd $target && node $repo/bin/provisioning.js help   (or: npm link in $repo for the 'prov' command)"
+echo "Remove the servers again with: node $repo/bin/provisioning.js server delete --yes"

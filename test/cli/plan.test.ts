@@ -89,6 +89,14 @@ describe('check-mode plans and locks (built CLI)', () => {
     assert.ok(errors.every((e) => e.line > 0), 'every error has a line');
   });
 
+  it('--servers selects servers like positional names', async () => {
+    const r = await cli(['server', 'create', '--servers', 'db-01', '--check', '--out', 'json']);
+    assert.equal(r.code, 0, r.stderr);
+    assert.deepEqual(r.json().changes.map((c: { name: string }) => c.name), ['db-01']);
+    const both = await cli(['server', 'create', 'web-01', '--servers', 'db-01,web-01', '--check', '--out', 'json']);
+    assert.deepEqual(both.json().changes.map((c: { name: string }) => c.name), ['web-01', 'db-01']);
+  });
+
   it('names an unknown target with a suggestion (exit 5)', async () => {
     const r = await cli(['server', 'create', 'web-1', '--check']);
     assert.equal(r.code, 5);

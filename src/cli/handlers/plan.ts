@@ -45,7 +45,7 @@ const flag = (inv: Invocation, name: string) => inv.flags[name] === true;
 export const server = (inv: Invocation): Promise<Result> => {
   const action = inv.spec.command.split(' ')[1] as 'create' | 'delete' | 'update' | 'start' | 'stop' | 'restart';
   return withPlan(inv, (d, r) => planServers(d, r, {
-    action, names: list(inv.args.name), force: flag(inv, 'force'), keepStorage: flag(inv, 'keep-storage'), allowReplace: flag(inv, 'allow-replace'),
+    action, names: [...new Set([...list(inv.args.name), ...list(inv.flags.servers)])], force: flag(inv, 'force'), keepStorage: flag(inv, 'keep-storage'), allowReplace: flag(inv, 'allow-replace'),
   }));
 };
 
