@@ -289,7 +289,7 @@ function fileRefs(raw: Record<string, unknown>): { at: PathSegment[]; rel: strin
       if (s && typeof (s as Record<string, unknown>).run === 'string') out.push({ at: ['scripts', step, 'run'], rel: (s as { run: string }).run, template: true });
     }
   }
-  // A provider's code arrives with its issue: a missing entry is a warning, an escaping one an error.
+  // Core providers are compiled in, extension entry modules are not loaded yet: a missing entry is a warning, an escaping one an error.
   const p = raw.provider as Record<string, unknown> | undefined;
   if (p && typeof p.entry === 'string') out.push({ at: ['provider', 'entry'], rel: p.entry, template: false, optional: true });
   return out;

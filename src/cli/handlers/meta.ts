@@ -33,8 +33,9 @@ const GUIDES: Record<string, string> = {
   1. provisioning workspace init demo --template local    create, register and activate a workspace
   2. cd demo && provisioning validate config                check the layered configuration
   3. provisioning config show --origin                      every value and the layer it came from
-  4. provisioning server create --check                     the plan (arrives with issues #3/#4)
-  5. provisioning server create                             real containers on the local provider`,
+  4. provisioning server create --check                     the plan: what would change, cost, duration
+  5. provisioning server create --yes --wait                real containers on the local provider
+  6. provisioning server ssh web-01 -- uname -a             a command inside one of them`,
   'from-scratch': `From scratch
   provisioning workspace init shop --template full
   provisioning env list ; provisioning env switch prod
