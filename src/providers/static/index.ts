@@ -48,6 +48,15 @@ interface Facts {
 }
 
 const PROBE_TIMEOUT_MS = 60_000;
+const PROBE_MARK = '---prov-probe---';
+/** os-release, kernel, cores, memory, root disk; a missing piece leaves its section empty. */
+const PROBE_SCRIPT = [
+  'cat /etc/os-release 2>/dev/null || cat /usr/lib/os-release 2>/dev/null || true', `echo ${PROBE_MARK}`,
+  'uname -srm || true', `echo ${PROBE_MARK}`,
+  'nproc 2>/dev/null || true', `echo ${PROBE_MARK}`,
+  'cat /proc/meminfo 2>/dev/null || true', `echo ${PROBE_MARK}`,
+  'df -P -k / 2>/dev/null || true',
+].join('\n');
 
 // Addresses that are not reachable from the internet: reported as private, not public.
 const PRIVATE = new BlockList();
@@ -375,18 +384,12 @@ export class StaticProvider implements Provider {
 
   /** Read-only probes, one argv command each, without sudo. */
   private async probe(t: Transport, signal?: AbortSignal): Promise<Facts> {
-    const run = async (argv: string[]): Promise<string | undefined> => {
-      const chunks: Buffer[] = [];
-      const res = await t.exec(argv, { sudo: false, timeoutMs: PROBE_TIMEOUT_MS, onStdout: (d) => chunks.push(d), ...(signal ? { signal } : {}) });
-      return res.code === 0 ? Buffer.concat(chunks).toString('utf8') : undefined;
-    };
-    const [osText, uname, nproc, meminfo, df] = await Promise.all([
-      run(['cat', '/etc/os-release']).then((r) => r ?? run(['cat', '/usr/lib/os-release'])),
-      run(['uname', '-srm']),
-      run(['nproc']),
-      run(['cat', '/proc/meminfo']),
-      run(['df', '-P', '-k', '/']),
-    ]);
+    // One command, one round trip: sections separated by a marker line (read-only, no sudo).
+    const chunks: Buffer[] = [];
+    const res = await t.exec(['sh', '-c', PROBE_SCRIPT], { sudo: false, timeoutMs: PROBE_TIMEOUT_MS, onStdout: (d) => chunks.push(d), ...(signal ? { signal } : {}) });
+    const parts = Buffer.concat(chunks).toString('utf8').split(`${PROBE_MARK}\n`);
+    const part = (i: number) => (res.code === 0 && parts[i]?.trim() ? parts[i] : undefined);
+    const [osText, uname, nproc, meminfo, df] = [part(0), part(1), part(2), part(3), part(4)];
     const memKb = Number(/^MemTotal:\s+(\d+)\s*kB/m.exec(meminfo ?? '')?.[1] ?? 0);
     // df -P: a header line, then "<fs> <1024-blocks> <used> <available> <capacity> <mount>"
     const rootKb = Number(df?.trim().split('\n')[1]?.trim().split(/\s+/)[1] ?? 0);
