@@ -19,6 +19,8 @@ export type Outcome =
 
 export interface ScheduleOptions<T> {
   parallel: number;
+  /** run dependents of a failed step anyway (a teardown goes on past failures) */
+  keepGoing?: boolean;
   signal?: AbortSignal;
   run(step: Step<T>, signal: AbortSignal): Promise<void>;
   onStart?(step: Step<T>): void;
@@ -46,7 +48,7 @@ export async function runGraph<T>(steps: Step<T>[], o: ScheduleOptions<T>): Prom
       // skip everything whose dependency did not complete
       for (let i = waiting.length - 1; i >= 0; i--) {
         const s = waiting[i]!;
-        const bad = s.depends_on.find((d) => { const r = outcomes.get(d); return r !== undefined && r.status !== 'done'; });
+        const bad = o.keepGoing ? undefined : s.depends_on.find((d) => { const r = outcomes.get(d); return r !== undefined && r.status !== 'done'; });
         if (bad !== undefined) {
           waiting.splice(i, 1);
           finish(s, { status: 'skipped', reason: `step ${bad} did not complete` });
@@ -57,7 +59,7 @@ export async function runGraph<T>(steps: Step<T>[], o: ScheduleOptions<T>): Prom
       }
       for (let i = 0; i < waiting.length && running.size < limit;) {
         const s = waiting[i]!;
-        if (!s.depends_on.every((d) => outcomes.get(d)?.status === 'done')) { i++; continue; }
+        if (!s.depends_on.every((d) => (o.keepGoing ? outcomes.has(d) : outcomes.get(d)?.status === 'done'))) { i++; continue; }
         waiting.splice(i, 1);
         o.onStart?.(s);
         const t0 = Date.now();

@@ -328,7 +328,7 @@ export function planTaskservs(d: DesiredState, records: ResourceState[], o: Task
 }
 
 /** Create/update/noop changes for ordered taskservs per server, plus the servers they need. */
-function addTaskservChanges(b: Builder, perServer: Map<string, DesiredTaskserv[]>, requested?: Set<string>, after: number[] = []): Map<string, number> {
+function addTaskservChanges(b: Builder, perServer: Map<string, DesiredTaskserv[]>, requested?: Set<string>, after: number[] = [], cluster?: string): Map<string, number> {
   const d = b.d;
   const orderOf = new Map<string, number>();
   for (const [host, list] of perServer) {
@@ -339,7 +339,7 @@ function addTaskservChanges(b: Builder, perServer: Map<string, DesiredTaskserv[]
     for (const t of list) {
       const id = taskservId(d.infra, host, t.name);
       const rec = b.recorded.get(id);
-      const details = { version: t.version, profile: t.profile, steps: 'install → configure → start → readiness → smoke test', files: templateTargets(d, t.name) };
+      const details = { version: t.version, profile: t.profile, steps: 'install → configure → start → readiness → smoke test', files: templateTargets(d, t.name), ...(cluster ? { cluster } : {}) };
       const reason = t.reason === 'declared' || requested?.has(t.name) ? (t.reason === 'declared' ? 'declared' : `requested${t.reason !== 'declared' ? `; ${t.reason}` : ''}`) : t.reason;
       let change: PlanChange;
       if (!isLive(rec)) {
@@ -417,7 +417,7 @@ function addClusterCreate(b: Builder, name: string, after: number[] = []): void 
     for (const host of comp.servers) {
       const own = (d.taskservs.get(host) ?? []).find((t) => t.name === comp.taskserv);
       const t: DesiredTaskserv = own ?? { name: comp.taskserv, version: String((d.catalog.get('taskserv', comp.taskserv) as { extension: { version: string } }).extension.version), reason: `component ${comp.name} of cluster ${c.name}`, source: `clusters.${c.name}`, server: host, settings: comp.settings, profile: 'default', secret_paths: [], checksum: '' };
-      const m = addTaskservChanges(b, new Map([[host, [{ ...t, reason: own ? `component ${comp.name} of cluster ${c.name} (shares the server's installation)` : t.reason }]]]), undefined, before);
+      const m = addTaskservChanges(b, new Map([[host, [{ ...t, reason: own ? `component ${comp.name} of cluster ${c.name} (shares the server's installation)` : t.reason }]]]), undefined, before, c.name);
       orders.push(...m.values());
     }
     done.set(compName, orders);
@@ -445,7 +445,7 @@ function addClusterDelete(b: Builder, records: ResourceState[], name: string): v
   let prev: number[] = [];
   for (const compName of [...c.order].reverse()) {
     const comp = c.components.find((x) => x.name === compName)!;
-    const orders = installedByCluster.filter((r) => r.name === comp.taskserv).map((r) => b.add({ action: 'delete', resource_type: 'taskserv', name: r.name, id: r.id, server: String(r.parent).split('/').pop(), reason: `component ${comp.name} of cluster ${c.name} (reverse order)`, depends_on: prev, details: {} }).order);
+    const orders = installedByCluster.filter((r) => r.name === comp.taskserv).map((r) => b.add({ action: 'delete', resource_type: 'taskserv', name: r.name, id: r.id, server: String(r.parent).split('/').pop(), reason: `component ${comp.name} of cluster ${c.name} (reverse order)`, depends_on: prev, details: { cluster: c.name } }).order);
     if (orders.length) prev = orders;
   }
   const id = clusterId(d.infra, c.name);

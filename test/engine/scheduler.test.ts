@@ -108,3 +108,16 @@ describe('scheduler', () => {
     assert.equal(out.get(4)!.status, 'done');
   });
 });
+
+describe('scheduler: keepGoing', () => {
+  it('runs dependents of a failed step when asked (a teardown goes on past failures)', async () => {
+    const ran: number[] = [];
+    const out = await runGraph([
+      { key: 1, depends_on: [], item: null },
+      { key: 2, depends_on: [1], item: null },
+      { key: 3, depends_on: [2], item: null },
+    ], { parallel: 2, keepGoing: true, run: async (s) => { ran.push(s.key); if (s.key === 2) throw new Error('stop failed'); } });
+    assert.deepEqual(ran, [1, 2, 3]);
+    assert.deepEqual([...out.values()].map((o) => o.status), ['done', 'failed', 'done']);
+  });
+});

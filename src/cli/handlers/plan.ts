@@ -1,4 +1,3 @@
-import { ProvError } from '../../errors/index.js';
 import { loadDesired } from '../../infra/desired.js';
 import { planCluster, planInfra, planServers, planTaskservs, type Plan } from '../../plan/plan.js';
 import { readResources } from '../../store/sqlite/read.js';
@@ -7,34 +6,20 @@ import { renderPlan } from '../plan-view.js';
 
 /**
  * Mutating server/taskserv/cluster/infra commands. The plan is computed offline from the
- * definitions and the recorded state (check mode needs no credentials and no network).
- * Server plans are applied by handlers/servers.ts; applying taskserv, cluster and infra
- * plans arrives with issue #5, and until then a run without --check says so and changes nothing.
+ * definitions and the recorded state (check mode needs no credentials and no network);
+ * without --check, handlers/apply.ts carries it out.
  */
 
-const APPLY: Record<string, string> = {
-  taskserv: 'issue #5 (taskservs and clusters)',
-  cluster: 'issue #5 (taskservs and clusters)',
-  infra: 'issue #5 (taskservs and clusters)',
-};
-
 async function withPlan(inv: Invocation, compute: (d: Awaited<ReturnType<typeof loadDesired>>, records: ReturnType<typeof readResources>) => Plan): Promise<Result> {
-  const area = inv.spec.command.split(' ')[0]!;
   const cfg = await inv.config({ requireWorkspace: true, requireInfra: !inv.globals.settings });
   const desired = await loadDesired(cfg, { settingsFile: inv.globals.settings, env: inv.io.env });
   for (const w of desired.warnings) inv.warn(`${w.file}${w.line ? `:${w.line}` : ''}: ${w.message}`);
   const records = readResources(desired.workspace.path, desired.workspace.name, desired.infra);
   const plan = compute(desired, records);
   plan.check = inv.globals.check;
-  if (!inv.globals.check && area === 'server') {
-    const { applyServers } = await import('./servers.js');
-    return applyServers(inv, cfg, desired, plan);
-  }
   if (!inv.globals.check) {
-    throw new ProvError('NOT_IMPLEMENTED', `applying \`${inv.spec.command}\` arrives with ${APPLY[area]}; nothing was changed`, {
-      hint: `\`provisioning ${inv.spec.command} --check\` shows the plan now`,
-      details: { plan_summary: plan.summary },
-    });
+    const { applyCommand } = await import('./apply.js');
+    return applyCommand(inv, cfg, desired, plan);
   }
   return { data: plan, view: { kind: 'text', text: renderPlan(plan, inv.io.stdoutIsTTY && !inv.io.env.NO_COLOR && inv.globals.color !== false) } };
 }

@@ -1,120 +1,16 @@
 /**
- * `server create|delete|start|stop|restart` applied for real, and `server list|status|ssh`.
- * The plan comes from the pure planner (handlers/plan.ts); this module carries it out through
- * the engine (src/engine) under the infra's run lock, with a progress line per server.
+ * `server list|status|ssh` and `provider test`: what the records say, asked of the providers
+ * and reached through the transports. Applying server plans is handlers/apply.ts.
  */
 import { ProvError, asProvError, exitCodeFor } from '../../errors/index.js';
-import type { Config } from '../../config/index.js';
 import { loadDesired, type DesiredState } from '../../infra/desired.js';
-import { applyPlan, type ApplyResult } from '../../engine/apply.js';
-import { loginKeys, openRun, type RunHandles } from '../../engine/context.js';
+import { openRun, type RunHandles } from '../../engine/context.js';
 import { scopeTags } from '../../engine/providers.js';
 import { serverRecord } from '../../engine/servers.js';
-import type { Plan } from '../../plan/plan.js';
 import { systemTags, TAG, type Observed } from '../../providers/index.js';
-import { acquireRunLock, describeLock, infraScope } from '../../store/lock.js';
 import type { ResourceState } from '../../store/types.js';
 import type { Invocation, Result } from '../context.js';
-import { renderPlan } from '../plan-view.js';
-import { Progress } from '../progress.js';
-import { durationFlag } from '../flag-values.js';
-import { colors } from '../output.js';
-
-const PAST: Record<string, string> = { create: 'created', delete: 'deleted', update: 'updated' };
-
-function parallelFlag(inv: Invocation, fallback: number): number {
-  const raw = inv.flags.parallel as string | undefined;
-  if (raw === undefined) return fallback;
-  const n = Number(raw);
-  if (!Number.isInteger(n) || n < 1 || n > 100) throw new ProvError('INVALID_ARGUMENT', `--parallel expects a whole number from 1 to 100; got '${raw}'`);
-  return n;
-}
-
-const human = (inv: Invocation) => inv.out === 'table' || inv.out === 'text';
-const useColor = (inv: Invocation, tty: boolean) => tty && !inv.io.env.NO_COLOR && inv.globals.color !== false;
-
-/** Hold the infra's run lock (waiting up to --lock-timeout) around `fn`. */
-async function locked<T>(inv: Invocation, run: RunHandles, d: DesiredState, waitMs: number, fn: () => Promise<T>): Promise<T> {
-  const release = await acquireRunLock(run.store, infraScope(d.workspace.name, d.infra), {
-    command: inv.spec.command, waitMs,
-    onWait: (held) => inv.info(`waiting for the lock of infra ${d.infra}: held by ${describeLock(held)}`),
-    onTakeover: (stale) => inv.warn(`took over a stale lock of infra ${d.infra} (${describeLock(stale)})`),
-  });
-  try {
-    return await fn();
-  } finally {
-    await release();
-  }
-}
-
-export async function applyServers(inv: Invocation, cfg: Config, d: DesiredState, plan: Plan): Promise<Result> {
-  // flag values first: a usage error must not wait for a lock or a provider
-  const parallel = parallelFlag(inv, d.parallelLimit);
-  const lockWaitMs = durationFlag(inv, 'lock-timeout') ?? 0;
-  const active = plan.changes.filter((c) => c.action !== 'noop');
-  const color = useColor(inv, inv.io.stdoutIsTTY);
-  if (active.length === 0) {
-    return { data: { plan, results: [] }, view: { kind: 'text', text: `${renderPlan(plan, color)}\nNo changes: nothing to do.\n` } };
-  }
-  const blocked = active.find((c) => c.blocked);
-  if (blocked) {
-    throw new ProvError('INVALID_ARGUMENT', `${blocked.resource_type} ${blocked.name}: ${blocked.blocked}`, { hint: 'nothing was changed; `--check` shows the whole plan' });
-  }
-  if (human(inv)) inv.io.stdout.write(renderPlan(plan, color) + '\n');
-  const action = inv.spec.command.split(' ')[1]!;
-  const deletes = active.filter((c) => c.action === 'delete').length;
-  if (inv.spec.side_effect === 'delete' || inv.spec.confirm || (action === 'create' && cfg.get('preferences.confirm_deploy') === true)) {
-    await inv.confirm(`${active.length} server change(s) in infra ${d.infra}${deletes ? `, ${deletes} deletion(s)` : ''}.`);
-  }
-  const run = openRun(cfg, d, inv.io.env);
-  const progress = new Progress(inv.io.stderr, { tty: inv.io.stderrIsTTY, color: useColor(inv, inv.io.stderrIsTTY), quiet: inv.globals.quiet || !human(inv) });
-  const abort = new AbortController();
-  const onSigint = () => { inv.warn('interrupted: letting running steps stop; records say what exists'); abort.abort(new ProvError('INTERRUPTED', 'interrupted')); };
-  process.once('SIGINT', onSigint);
-  let result: ApplyResult;
-  try {
-    result = await locked(inv, run, d, lockWaitMs, async () => {
-      const servers = active.flatMap((c) => (c.action === 'create' ? d.servers.filter((s) => s.hostname === c.name) : []));
-      const providers = active.map((c) => c.provider).filter((p): p is string => Boolean(p));
-      for (const w of await run.providers.preflight(providers, servers, { workspace: d.workspace.name, infra: d.infra })) inv.warn(w);
-      const keys = action === 'create' ? loginKeys(cfg, run.ssh, d.workspace.name) : [];
-      return applyPlan(plan, {
-        desired: d, store: run.store, providers: run.providers, transports: run.transports, command: inv.spec.command,
-        publicKeys: keys, waitReachable: inv.globals.wait, progress: (name, m) => progress.update(name, m),
-      }, {
-        parallel, signal: abort.signal, keepStorage: inv.flags['keep-storage'] === true,
-        onStart: (c) => progress.start(c.name, `${c.action} …`),
-        onEnd: (c, o) => progress.end(c.name, o.status, o.status === 'done' ? `${PAST[c.action] ?? c.action} (${(o.ms / 1000).toFixed(1)}s)` : o.status === 'failed' ? `failed: ${o.error.message}` : `skipped: ${o.reason}`),
-      });
-    });
-  } finally {
-    progress.stop();
-    process.removeListener('SIGINT', onSigint);
-    await run.close();
-  }
-  return outcome(inv, plan, result);
-}
-
-function outcome(inv: Invocation, plan: Plan, r: ApplyResult): Result {
-  const c = colors(useColor(inv, inv.io.stdoutIsTTY));
-  const lines: string[] = [];
-  for (const x of r.results) {
-    const where = x.observed ? ` ${c.dim(`${x.observed.provider_id.slice(0, 12)} ${x.observed.status}${addressText(x.observed.addresses) ? ` ${addressText(x.observed.addresses)}` : ''}`)}` : '';
-    if (x.status === 'done') lines.push(`${c.green('✓')} ${x.name}: ${PAST[x.action] ?? x.action}${where}`);
-    else if (x.status === 'failed') lines.push(`${c.red('✗')} ${x.name}: ${x.action} failed: ${x.error!.message}${x.error!.hint ? `\n    try: ${x.error!.hint}` : ''}`);
-    else lines.push(`${c.dim('-')} ${x.name}: skipped (${x.reason})`);
-  }
-  const verb = plan.command.split(' ')[1];
-  lines.push('', r.failed || r.skipped
-    ? c.red(`${verb}: ${r.done} of ${r.results.length} done, ${r.failed} failed, ${r.skipped} skipped. The state records what exists; run the command again to finish.`)
-    : c.bold(`${verb}: ${r.done} of ${r.results.length} done.`));
-  const codes = [...new Set(r.results.filter((x) => x.error).map((x) => x.error!.code))];
-  const exitCode = r.failed + r.skipped === 0 ? 0 : codes.length === 1 ? exitCodeFor(codes[0]!) : 1;
-  return { data: { plan, ...r }, view: { kind: 'text', text: lines.join('\n') + '\n' }, exitCode };
-}
-
-const addressText = (a: Observed['addresses'] | ResourceState['addresses'] | undefined): string =>
-  [...(a?.public_ipv4 ?? []), ...(a?.private ?? []).map((p) => p.ip)].filter(Boolean)[0] ?? '';
+import { addressText, human } from './apply.js';
 
 // ── list ───────────────────────────────────────────────────────────────────────
 

@@ -5,5 +5,5 @@ if [ -d /run/systemd/system ]; then
   systemctl stop redis-server
 else
   start-stop-daemon --stop --quiet --oknodo --retry TERM/30/KILL/5 \
-    --pidfile /run/redis/redis-server.pid --exec /usr/bin/redis-server
+    --pidfile /run/redis/redis-server.pid --name redis-server
 fi

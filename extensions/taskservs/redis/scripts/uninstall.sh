@@ -7,7 +7,7 @@ if [ -d /run/systemd/system ]; then
   systemctl disable --now redis-server 2>/dev/null || true
 elif [ -x /usr/bin/redis-server ]; then
   start-stop-daemon --stop --quiet --oknodo --retry TERM/30/KILL/5 \
-    --pidfile /run/redis/redis-server.pid --exec /usr/bin/redis-server
+    --pidfile /run/redis/redis-server.pid --name redis-server
 fi
 if dpkg-query -W -f='${Status}' redis-server 2>/dev/null | grep -q 'install ok installed'; then
   apt-get remove -y -q redis-server

@@ -1,0 +1,303 @@
+/**
+ * The taskserv contract of models.md §5.3, run on one server through its transport:
+ *
+ *   deploy  = install → upload rendered templates → configure → start → readiness → smoke
+ *   update  = templates → configure → restart (settings), or upgrade|install first (version)
+ *   noop    = the `check` script; 0 → nothing to do, 10/11/12 → install/upgrade/reconfigure
+ *   remove  = stop → uninstall → the taskserv's state directory removed
+ *
+ * Success is recorded only after the last smoke check passes. A failure names the server, the
+ * step (`install`, `readiness:tcp-1`, `smoke:set-get`), the command, its exit code, the last 20
+ * lines of output and the manifest's hint, and is written into the taskserv's record too.
+ */
+import { createHash, randomUUID } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { ProvError, asProvError } from '../errors/index.js';
+import type { DesiredState, DesiredTaskserv } from '../infra/desired.js';
+import { fieldDefaults, normalizeFieldValues, deepMerge, parseDuration, secretFieldPaths, checksum, type Check, type TaskservManifest } from '../model/index.js';
+import type { Observed } from '../providers/index.js';
+import type { ResourceState } from '../store/types.js';
+import type { Transport } from '../transport/index.js';
+import { checkName, runCheck } from './checks.js';
+import { render, renderDeep, serverContext, type OsFacts, type RenderContext } from './render.js';
+import type { ServerContext } from './servers.js';
+
+export const STATE_DIR = '/var/lib/provisioning/taskservs';
+const SCRIPT_TIMEOUT_S = 600;
+const CHECK_TIMEOUT_S = 60;
+
+type Step = 'install' | 'configure' | 'start' | 'check' | 'uninstall' | 'stop' | 'restart' | 'upgrade';
+
+/** What a run knows per server: its transport and OS facts, found once. */
+export class ServerSessions {
+  private readonly open = new Map<string, Promise<{ t: Transport; os: OsFacts; rec: ResourceState }>>();
+
+  constructor(private readonly ctx: ServerContext) {}
+
+  get(hostname: string): Promise<{ t: Transport; os: OsFacts; rec: ResourceState }> {
+    let p = this.open.get(hostname);
+    if (!p) {
+      p = this.connect(hostname);
+      this.open.set(hostname, p);
+      p.catch(() => this.open.delete(hostname));
+    }
+    return p;
+  }
+
+  private async connect(hostname: string) {
+    const d = this.ctx.desired;
+    const rec = await this.ctx.store.getResource(`server:${d.infra}/${hostname}`);
+    if (!rec || !['running', 'error'].includes(rec.status) || !rec.provider || !rec.observed) {
+      throw new ProvError('NOT_FOUND', `server ${hostname} is ${rec ? rec.status : 'not created'}: taskservs need a running server`, { hint: `\`provisioning server create ${hostname}\` (or \`server start\`) first` });
+    }
+    const provider = await this.ctx.providers.get(rec.provider);
+    const t = await this.ctx.transports.open(provider.connect(rec.observed.data as unknown as Observed));
+    let out = '';
+    await t.exec(['sh', '-c', '. /etc/os-release 2>/dev/null || . /usr/lib/os-release 2>/dev/null; printf "%s\\n%s\\n%s\\n" "${ID:-unknown}" "${VERSION_ID:-}" "$(uname -m)"'], { sudo: false, timeoutMs: 30_000, onStdout: (b) => { out += b.toString('utf8'); } });
+    const [family, version, arch] = out.split('\n');
+    return { t, os: { family: family || 'unknown', version: version ?? '', arch: arch ?? '' }, rec };
+  }
+}
+
+/** A step failure with everything a person needs to act on it. */
+export function stepFailure(o: { server: string; taskserv: string; step: string; command: string; exit_code?: number; detail?: string; stdout_tail?: string[]; stderr_tail?: string[]; hint?: string; code?: string }): ProvError {
+  const tail = [...(o.stderr_tail ?? []), ...(o.stdout_tail ?? [])].slice(-20);
+  return new ProvError(o.code ?? (o.step.startsWith('smoke') ? 'SMOKE_TEST_FAILED' : 'COMMAND_FAILED'),
+    `${o.taskserv} on ${o.server}: step ${o.step} failed: ${o.detail ?? `exit code ${o.exit_code}`} (${o.command})`, {
+      ...(o.hint ? { hint: o.hint } : {}),
+      details: { server: o.server, taskserv: o.taskserv, step: o.step, command: o.command, ...(o.exit_code !== undefined ? { exit_code: o.exit_code } : {}), output_tail: tail },
+    });
+}
+
+/** The desired taskserv on a server: its own definition, a cluster's placement, or the manifest's defaults. */
+export function desiredTaskserv(d: DesiredState, host: string, name: string, cluster?: string): DesiredTaskserv {
+  const own = (d.taskservs.get(host) ?? []).find((t) => t.name === name);
+  if (own) return own;
+  const m = d.catalog.get('taskserv', name) as TaskservManifest | undefined;
+  if (!m) throw new ProvError('NOT_FOUND', `unknown taskserv '${name}'`);
+  const comp = d.clusters.filter((c) => !cluster || c.name === cluster).flatMap((c) => c.components).find((c) => c.taskserv === name && c.servers.includes(host));
+  const table = m.settings ?? {};
+  const settings = normalizeFieldValues(table, deepMerge<Record<string, unknown>>(fieldDefaults(table), comp?.settings) ?? {});
+  const secretPaths = secretFieldPaths(table, settings);
+  return {
+    name, version: m.extension.version, reason: comp ? `component ${comp.name}` : 'requested', source: comp ? 'cluster' : '--servers', at: [], server: host,
+    settings, profile: 'default', secret_paths: secretPaths,
+    checksum: checksum({ name, version: m.extension.version, profile: 'default', settings }, { secretPaths }),
+  } as unknown as DesiredTaskserv;
+}
+
+/** Settings with secret leaves replaced by "<secret>", for records and logs. */
+function redacted(settings: Record<string, unknown>, secretPaths: string[]): Record<string, unknown> {
+  const copy = JSON.parse(JSON.stringify(settings)) as Record<string, unknown>;
+  for (const p of secretPaths) {
+    const parts = p.split('.');
+    let o: Record<string, unknown> | undefined = copy;
+    for (const k of parts.slice(0, -1)) o = o?.[k] as Record<string, unknown> | undefined;
+    if (o && parts.at(-1)! in o) o[parts.at(-1)!] = '<secret>';
+  }
+  return copy;
+}
+
+const sha = (s: string) => createHash('sha256').update(s).digest('hex');
+
+interface Run {
+  ctx: ServerContext;
+  t: Transport;
+  host: string;
+  ts: DesiredTaskserv;
+  m: TaskservManifest;
+  dir: string;
+  rctx: RenderContext;
+  settingsFile: string;
+  signal: AbortSignal;
+  observed: Record<string, unknown>;
+}
+
+/** Render and run one script step; returns its exit code (throws on anything but `allow`ed codes). */
+async function script(run: Run, step: Step, allow: number[] = [0], extraEnv: Record<string, string> = {}): Promise<number> {
+  const def = run.m.scripts?.[step];
+  if (!def) return 0;
+  const where = `${run.ts.name}/${def.run ?? `scripts.${step}.inline`}`;
+  const text = render(def.run ? readFileSync(join(run.dir, def.run), 'utf8') : def.inline!, run.rctx, where);
+  const path = `${STATE_DIR}/${run.ts.name}/${step}.sh`;
+  await run.t.upload(path, text, { mode: 0o700 });
+  const shell = def.shell ? def.shell.split(/\s+/) : ['/bin/sh', '-eu'];
+  const env = {
+    PROV_STEP: step, PROV_TASKSERV: run.ts.name, PROV_VERSION: run.ts.version, PROV_SERVER: run.host, PROV_SETTINGS: run.settingsFile,
+    ...renderDeep(def.env ?? {}, run.rctx, `${where} env`), ...extraEnv,
+  };
+  const timeoutS = def.timeout !== undefined ? parseDuration(def.timeout) ?? SCRIPT_TIMEOUT_S : step === 'check' ? CHECK_TIMEOUT_S : SCRIPT_TIMEOUT_S;
+  let lastOut = '';
+  for (let attempt = 0; ; attempt++) {
+    let out = '';
+    const r = await run.t.exec([...shell, path], {
+      env, timeoutMs: timeoutS * 1000, signal: run.signal, ...(def.sudo === false ? { sudo: false } : {}),
+      onStdout: (b) => { out += b.toString('utf8'); },
+    }).catch((err: unknown) => {
+      const e = asProvError(err);
+      if (e.code === 'TIMEOUT') throw stepFailure({ server: run.host, taskserv: run.ts.name, step, command: `${shell.join(' ')} ${path}`, detail: `timed out after ${timeoutS}s (the remote process group was killed)`, stdout_tail: e.details.stdout_tail as string[] | undefined, stderr_tail: e.details.stderr_tail as string[] | undefined, hint: def.hint ?? `raise scripts.${step}.timeout in the manifest if the step is just slow`, code: 'TIMEOUT' });
+      throw e;
+    });
+    lastOut = out;
+    if (allow.includes(r.code)) {
+      const last = lastOut.trim().split('\n').pop() ?? '';
+      if (last.startsWith('{')) { try { Object.assign(run.observed, JSON.parse(last)); } catch { /* not JSON: ignored */ } }
+      return r.code;
+    }
+    if (attempt >= (def.retries ?? 0) || run.signal.aborted) {
+      throw stepFailure({ server: run.host, taskserv: run.ts.name, step, command: `${shell.join(' ')} ${path}`, exit_code: r.code, stdout_tail: r.stdout_tail, stderr_tail: r.stderr_tail, ...(def.hint ? { hint: def.hint } : {}) });
+    }
+  }
+}
+
+/** Render and upload every template; returns target → sha256 of the rendered content. */
+async function templates(run: Run, only?: Set<string>): Promise<Record<string, string>> {
+  const digests: Record<string, string> = {};
+  const secretNames = run.ts.secret_paths.map((p) => p.split('.').pop()!);
+  for (const tpl of run.m.templates ?? []) {
+    const target = render(tpl.target, run.rctx, `${run.ts.name} templates.target`);
+    const source = readFileSync(join(run.dir, tpl.source), 'utf8');
+    const text = render(source, run.rctx, `${run.ts.name}/${tpl.source}`);
+    digests[target] = sha(text);
+    if (only && !only.has(target)) continue;
+    // a template that used a secret is readable by its owner only (models.md §5.3)
+    const usesSecret = secretNames.some((n) => new RegExp(`settings\\.${n}\\b`).test(source));
+    const mode = usesSecret ? 0o600 : Number.parseInt(tpl.mode ?? '0644', 8);
+    const owner = tpl.owner || tpl.group ? `${tpl.owner ?? 'root'}${tpl.group ? `:${tpl.group}` : ''}` : undefined;
+    await run.t.upload(target, text, { mode, ...(owner ? { owner } : {}) });
+  }
+  return digests;
+}
+
+async function checks(run: Run): Promise<void> {
+  for (const phase of ['readiness', 'smoke'] as const) {
+    const list = (run.m[phase] ?? []) as Check[];
+    for (const [i, raw] of list.entries()) {
+      const name = checkName(raw, i);
+      const c = renderDeep(raw, run.rctx, `${run.ts.name} ${phase}[${i}]`);
+      run.ctx.progress(run.host, `${run.ts.name}: ${phase} ${name}`);
+      const o = await runCheck(c, phase, c.from === 'controller' ? undefined : run.t, run.signal);
+      if (!o.ok) {
+        throw stepFailure({
+          server: run.host, taskserv: run.ts.name, step: `${phase}:${name}`, command: o.command, ...(o.exit_code !== undefined ? { exit_code: o.exit_code } : {}),
+          detail: `${o.detail ?? 'failed'} after ${o.attempts} attempt(s)`, stdout_tail: o.stdout_tail, stderr_tail: o.stderr_tail, ...(c.hint ? { hint: c.hint } : {}),
+        });
+      }
+    }
+  }
+}
+
+export interface TaskservOutcome { observed: Record<string, unknown>; did: string }
+
+/** create | update | noop of one taskserv on one server, recorded in the store. */
+export async function applyTaskserv(ctx: ServerContext, sessions: ServerSessions, o: { host: string; name: string; action: 'create' | 'update' | 'noop'; cluster?: string; force?: boolean }, signal: AbortSignal): Promise<TaskservOutcome> {
+  const d = ctx.desired;
+  const ts = desiredTaskserv(d, o.host, o.name, o.cluster);
+  const cand = d.catalog.winner('taskserv', o.name);
+  if (!cand || cand.problem) throw new ProvError('NOT_FOUND', `taskserv '${o.name}' is not usable${cand?.problem ? `: ${cand.problem}` : ''}`);
+  const m = cand.manifest as TaskservManifest;
+  const { t, os, rec: serverRec } = await sessions.get(o.host);
+  const id = `taskserv:${d.infra}/${o.host}/${o.name}`;
+  let prev = await ctx.store.getResource(id);
+  const cluster = o.cluster ? d.clusters.find((c) => c.name === o.cluster) : undefined;
+  const rctx: RenderContext = {
+    server: serverContext(d, o.host, serverRec, os),
+    settings: ts.settings,
+    taskserv: { name: ts.name, version: ts.version, profile: ts.profile },
+    infra: { name: d.infra, environment: d.environment, domain: d.settings.network?.domain ?? '', labels: d.settings.labels ?? {} },
+    servers: d.servers.map((s) => serverContext(d, s.hostname, undefined)),
+    workspace: { name: d.workspace.name },
+    ...(cluster ? { cluster: { name: cluster.name, settings: {}, members: Object.fromEntries(cluster.components.map((c) => [c.name, c.servers])) } } : {}),
+  };
+  const run: Run = { ctx, t, host: o.host, ts, m, dir: cand.dir, rctx, settingsFile: `${STATE_DIR}/${ts.name}/.settings-${randomUUID()}.json`, signal, observed: {} };
+  const write = async (status: string, extra: { files?: Record<string, string>; error?: Record<string, unknown> } = {}, action: 'create' | 'update' | 'observe' = 'observe') => {
+    const at = new Date().toISOString();
+    const record: ResourceState = {
+      id, kind: 'taskserv', workspace: d.workspace.name, infra: d.infra, name: ts.name, parent: `server:${d.infra}/${o.host}`,
+      status, version: ts.version,
+      tags: { 'provisioning.io/workspace': d.workspace.name, 'provisioning.io/infra': d.infra, 'provisioning.io/name': ts.name, 'provisioning.io/id': id, ...(o.cluster ? { 'provisioning.io/cluster': o.cluster } : prev?.tags['provisioning.io/cluster'] ? { 'provisioning.io/cluster': prev.tags['provisioning.io/cluster'] } : {}) },
+      checksum: status === 'ready' ? ts.checksum : prev?.checksum ?? '',
+      applied: status === 'ready' ? { name: ts.name, version: ts.version, profile: ts.profile, settings: redacted(ts.settings, ts.secret_paths), files: extra.files ?? (prev?.applied as { files?: unknown } | undefined)?.files ?? {} } : prev?.applied ?? {},
+      observed: { at, data: { ...run.observed, ...(extra.error ? { error: extra.error } : {}) } },
+      generation: (prev?.generation ?? 0) + 1, created_at: prev?.created_at ?? at, updated_at: at,
+    };
+    await ctx.store.applyChanges([{ record, action, command: ctx.command }]);
+    prev = record;
+  };
+
+  await t.upload(run.settingsFile, JSON.stringify(ts.settings), { mode: 0o600 });
+  try {
+    let plan: 'deploy' | 'reconfigure' | 'upgrade' | 'none' = o.action === 'create' || o.force ? 'deploy' : 'none';
+    if (o.action === 'update') {
+      const was = prev?.applied as { version?: string } | undefined;
+      plan = was?.version && was.version !== ts.version ? 'upgrade' : 'reconfigure';
+    }
+    if (o.action === 'noop' && !o.force) {
+      ctx.progress(o.host, `${ts.name}: check`);
+      const code = await script(run, 'check', [0, 10, 11, 12]);
+      plan = code === 0 ? 'none' : code === 10 ? 'deploy' : code === 11 ? 'upgrade' : 'reconfigure';
+      if (plan === 'none') {
+        await write('ready');
+        return { observed: run.observed, did: 'unchanged (check passed)' };
+      }
+      ctx.progress(o.host, `${ts.name}: check says ${plan}`);
+    }
+    await write('installing');
+    if (plan === 'deploy' || plan === 'upgrade') {
+      const step: Step = plan === 'upgrade' && m.scripts?.upgrade ? 'upgrade' : 'install';
+      ctx.progress(o.host, `${ts.name}: ${step}`);
+      await script(run, step);
+    }
+    ctx.progress(o.host, `${ts.name}: templates`);
+    const files = await templates(run);
+    ctx.progress(o.host, `${ts.name}: configure`);
+    await script(run, 'configure');
+    if (plan === 'deploy') {
+      ctx.progress(o.host, `${ts.name}: start`);
+      await script(run, 'start');
+    } else {
+      ctx.progress(o.host, `${ts.name}: restart`);
+      if (m.scripts?.restart) await script(run, 'restart');
+      else { await script(run, 'stop'); await script(run, 'start'); }
+    }
+    await checks(run);
+    await write('ready', { files }, prev?.checksum ? 'update' : 'create');
+    return { observed: run.observed, did: plan === 'deploy' ? 'installed, smoke tests passed' : plan === 'upgrade' ? 'upgraded, smoke tests passed' : 'reconfigured and restarted, smoke tests passed' };
+  } catch (err) {
+    const e = asProvError(err);
+    await write('error', { error: { code: e.code, message: e.message, ...e.details, ...(e.hint ? { hint: e.hint } : {}) } }).catch(() => undefined);
+    throw e;
+  } finally {
+    await t.exec(['rm', '-f', '--', run.settingsFile], { timeoutMs: 30_000 }).catch(() => undefined);
+  }
+}
+
+/** Stop and uninstall one taskserv; its state directory goes too, so the server is left clean. */
+export async function removeTaskserv(ctx: ServerContext, sessions: ServerSessions, rec: ResourceState, o: { cleanupData: boolean }, signal: AbortSignal): Promise<void> {
+  const d = ctx.desired;
+  const host = String(rec.parent).split('/').pop()!;
+  const cand = d.catalog.winner('taskserv', rec.name);
+  if (!cand || cand.problem) throw new ProvError('NOT_FOUND', `taskserv '${rec.name}' is not in the catalog any more: its uninstall script is unknown`, { hint: 'restore the extension, or forget the record with `--force` after cleaning the server by hand' });
+  const m = cand.manifest as TaskservManifest;
+  const { t, os, rec: serverRec } = await sessions.get(host);
+  const ts = desiredTaskserv(d, host, rec.name);
+  const rctx: RenderContext = {
+    server: serverContext(d, host, serverRec, os), settings: ts.settings, taskserv: { name: rec.name, version: rec.version ?? ts.version, profile: ts.profile },
+    infra: { name: d.infra, environment: d.environment, domain: d.settings.network?.domain ?? '', labels: d.settings.labels ?? {} },
+    servers: d.servers.map((s) => serverContext(d, s.hostname, undefined)), workspace: { name: d.workspace.name },
+  };
+  const run: Run = { ctx, t, host, ts, m, dir: cand.dir, rctx, settingsFile: `${STATE_DIR}/${rec.name}/.settings-${randomUUID()}.json`, signal, observed: {} };
+  await ctx.store.applyChanges([{ record: { ...rec, status: 'deleting', generation: rec.generation + 1, updated_at: new Date().toISOString() }, action: 'observe', command: ctx.command }]);
+  await t.upload(run.settingsFile, JSON.stringify(ts.settings), { mode: 0o600 });
+  try {
+    ctx.progress(host, `${rec.name}: stop`);
+    await script(run, 'stop');
+    ctx.progress(host, `${rec.name}: uninstall`);
+    await script(run, 'uninstall', [0], o.cleanupData ? { PROV_CLEANUP_DATA: '1' } : {});
+  } finally {
+    await t.exec(['rm', '-rf', '--', `${STATE_DIR}/${rec.name}`], { timeoutMs: 60_000 }).catch(() => undefined);
+  }
+  const at = new Date().toISOString();
+  await ctx.store.applyChanges([{ record: { ...rec, status: 'deleted', deleted_at: at, updated_at: at, generation: rec.generation + 2 }, action: 'delete', command: ctx.command }]);
+}
