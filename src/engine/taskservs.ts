@@ -52,9 +52,19 @@ export class ServerSessions {
       throw new ProvError('NOT_FOUND', `server ${hostname} is ${rec ? rec.status : 'not created'}: taskservs need a running server`, { hint: `\`provisioning server create ${hostname}\` (or \`server start\`) first` });
     }
     const provider = await this.ctx.providers.get(rec.provider);
-    const t = await this.ctx.transports.open(provider.connect(rec.observed.data as unknown as Observed));
+    let t: Transport;
     let out = '';
-    await t.exec(['sh', '-c', '. /etc/os-release 2>/dev/null || . /usr/lib/os-release 2>/dev/null; printf "%s\\n%s\\n%s\\n" "${ID:-unknown}" "${VERSION_ID:-}" "$(uname -m)"'], { sudo: false, timeoutMs: 30_000, onStdout: (b) => { out += b.toString('utf8'); } });
+    try {
+      t = await this.ctx.transports.open(provider.connect(rec.observed.data as unknown as Observed));
+      await t.exec(['sh', '-c', '. /etc/os-release 2>/dev/null || . /usr/lib/os-release 2>/dev/null; printf "%s\\n%s\\n%s\\n" "${ID:-unknown}" "${VERSION_ID:-}" "$(uname -m)"'], { sudo: false, timeoutMs: 30_000, onStdout: (b) => { out += b.toString('utf8'); } });
+    } catch (err) {
+      const e = asProvError(err);
+      // a refused key or changed host key says what to do itself; anything else is "is it up?"
+      if (e.code === 'AUTH_REQUIRED' || e.code === 'HOST_KEY_CHANGED') throw e;
+      throw new ProvError('UNAVAILABLE', `server ${hostname} is not reachable: ${e.message}`, {
+        hint: `is it running? \`provisioning server list --refresh\` shows its state; \`provisioning server start ${hostname}\``, details: { server: hostname }, cause: err,
+      });
+    }
     const [family, version, arch] = out.split('\n');
     return { t, os: { family: family || 'unknown', version: version ?? '', arch: arch ?? '' }, rec };
   }
@@ -101,8 +111,13 @@ function redacted(settings: Record<string, unknown>, secretPaths: string[]): Rec
 
 const sha = (s: string) => createHash('sha256').update(s).digest('hex');
 
+interface Rendered { target: string; text: string; mode: number; owner?: string }
+
 interface Run {
   ctx: ServerContext;
+  /** scripts and templates rendered before anything runs: a render error changes nothing */
+  scripts: Partial<Record<Step, string>>;
+  files: Rendered[];
   t: Transport;
   host: string;
   ts: DesiredTaskserv;
@@ -117,9 +132,9 @@ interface Run {
 /** Render and run one script step; returns its exit code (throws on anything but `allow`ed codes). */
 async function script(run: Run, step: Step, allow: number[] = [0], extraEnv: Record<string, string> = {}): Promise<number> {
   const def = run.m.scripts?.[step];
-  if (!def) return 0;
+  const text = run.scripts[step];
+  if (!def || text === undefined) return 0;
   const where = `${run.ts.name}/${def.run ?? `scripts.${step}.inline`}`;
-  const text = render(def.run ? readFileSync(join(run.dir, def.run), 'utf8') : def.inline!, run.rctx, where);
   const path = `${STATE_DIR}/${run.ts.name}/${step}.sh`;
   await run.t.upload(path, text, { mode: 0o700 });
   const shell = def.shell ? def.shell.split(/\s+/) : ['/bin/sh', '-eu'];
@@ -151,21 +166,33 @@ async function script(run: Run, step: Step, allow: number[] = [0], extraEnv: Rec
   }
 }
 
-/** Render and upload every template; returns target → sha256 of the rendered content. */
-async function templates(run: Run, only?: Set<string>): Promise<Record<string, string>> {
-  const digests: Record<string, string> = {};
-  const secretNames = run.ts.secret_paths.map((p) => p.split('.').pop()!);
-  for (const tpl of run.m.templates ?? []) {
-    const target = render(tpl.target, run.rctx, `${run.ts.name} templates.target`);
-    const source = readFileSync(join(run.dir, tpl.source), 'utf8');
-    const text = render(source, run.rctx, `${run.ts.name}/${tpl.source}`);
-    digests[target] = sha(text);
-    if (only && !only.has(target)) continue;
-    // a template that used a secret is readable by its owner only (models.md §5.3)
+/** Render every script and template of the manifest (throws DEFINITION_INVALID naming the file and line). */
+function renderAll(m: TaskservManifest, dir: string, ts: DesiredTaskserv, rctx: RenderContext): { scripts: Partial<Record<Step, string>>; files: Rendered[] } {
+  const scripts: Partial<Record<Step, string>> = {};
+  for (const [step, def] of Object.entries(m.scripts ?? {}) as [Step, NonNullable<TaskservManifest['scripts']>[Step]][]) {
+    if (!def) continue;
+    scripts[step] = render(def.run ? readFileSync(join(dir, def.run), 'utf8') : def.inline!, rctx, `${ts.name}/${def.run ?? `scripts.${step}.inline`}`);
+  }
+  const secretNames = ts.secret_paths.map((p) => p.split('.').pop()!);
+  const files = (m.templates ?? []).map((tpl): Rendered => {
+    const source = readFileSync(join(dir, tpl.source), 'utf8');
+    // a template that uses a secret is readable by its owner only (models.md §5.3)
     const usesSecret = secretNames.some((n) => new RegExp(`settings\\.${n}\\b`).test(source));
-    const mode = usesSecret ? 0o600 : Number.parseInt(tpl.mode ?? '0644', 8);
     const owner = tpl.owner || tpl.group ? `${tpl.owner ?? 'root'}${tpl.group ? `:${tpl.group}` : ''}` : undefined;
-    await run.t.upload(target, text, { mode, ...(owner ? { owner } : {}) });
+    return {
+      target: render(tpl.target, rctx, `${ts.name} templates.target`), text: render(source, rctx, `${ts.name}/${tpl.source}`),
+      mode: usesSecret ? 0o600 : Number.parseInt(tpl.mode ?? '0644', 8), ...(owner ? { owner } : {}),
+    };
+  });
+  return { scripts, files };
+}
+
+/** Upload the rendered templates; returns target → sha256 of the content. */
+async function templates(run: Run): Promise<Record<string, string>> {
+  const digests: Record<string, string> = {};
+  for (const f of run.files) {
+    digests[f.target] = sha(f.text);
+    await run.t.upload(f.target, f.text, { mode: f.mode, ...(f.owner ? { owner: f.owner } : {}) });
   }
   return digests;
 }
@@ -210,7 +237,7 @@ export async function applyTaskserv(ctx: ServerContext, sessions: ServerSessions
     workspace: { name: d.workspace.name },
     ...(cluster ? { cluster: { name: cluster.name, settings: {}, members: Object.fromEntries(cluster.components.map((c) => [c.name, c.servers])) } } : {}),
   };
-  const run: Run = { ctx, t, host: o.host, ts, m, dir: cand.dir, rctx, settingsFile: `${STATE_DIR}/${ts.name}/.settings-${randomUUID()}.json`, signal, observed: {} };
+  const run: Run = { ctx, t, host: o.host, ts, m, dir: cand.dir, rctx, ...renderAll(m, cand.dir, ts, rctx), settingsFile: `${STATE_DIR}/${ts.name}/.settings-${randomUUID()}.json`, signal, observed: {} };
   const write = async (status: string, extra: { files?: Record<string, string>; error?: Record<string, unknown> } = {}, action: 'create' | 'update' | 'observe' = 'observe') => {
     const at = new Date().toISOString();
     const record: ResourceState = {
@@ -228,15 +255,16 @@ export async function applyTaskserv(ctx: ServerContext, sessions: ServerSessions
 
   await t.upload(run.settingsFile, JSON.stringify(ts.settings), { mode: 0o600 });
   try {
-    let plan: 'deploy' | 'reconfigure' | 'upgrade' | 'none' = o.action === 'create' || o.force ? 'deploy' : 'none';
-    if (o.action === 'update') {
-      const was = prev?.applied as { version?: string } | undefined;
-      plan = was?.version && was.version !== ts.version ? 'upgrade' : 'reconfigure';
-    }
-    if (o.action === 'noop' && !o.force) {
+    // what must happen: a forced or new install deploys; a settings/version change of a healthy
+    // installation reconfigures/upgrades; anything else asks the check script (exit 0/10/11/12)
+    const was = prev?.applied as { version?: string } | undefined;
+    let plan: 'deploy' | 'reconfigure' | 'upgrade' | 'none';
+    if (o.force || o.action === 'create') plan = 'deploy';
+    else if (o.action === 'update' && prev?.status === 'ready') plan = was?.version && was.version !== ts.version ? 'upgrade' : 'reconfigure';
+    else {
       ctx.progress(o.host, `${ts.name}: check`);
       const code = await script(run, 'check', [0, 10, 11, 12]);
-      plan = code === 0 ? 'none' : code === 10 ? 'deploy' : code === 11 ? 'upgrade' : 'reconfigure';
+      plan = code === 10 ? 'deploy' : code === 11 ? 'upgrade' : code === 12 || o.action === 'update' ? 'reconfigure' : 'none';
       if (plan === 'none') {
         await write('ready');
         return { observed: run.observed, did: 'unchanged (check passed)' };
@@ -287,7 +315,7 @@ export async function removeTaskserv(ctx: ServerContext, sessions: ServerSession
     infra: { name: d.infra, environment: d.environment, domain: d.settings.network?.domain ?? '', labels: d.settings.labels ?? {} },
     servers: d.servers.map((s) => serverContext(d, s.hostname, undefined)), workspace: { name: d.workspace.name },
   };
-  const run: Run = { ctx, t, host, ts, m, dir: cand.dir, rctx, settingsFile: `${STATE_DIR}/${rec.name}/.settings-${randomUUID()}.json`, signal, observed: {} };
+  const run: Run = { ctx, t, host, ts, m, dir: cand.dir, rctx, ...renderAll(m, cand.dir, ts, rctx), settingsFile: `${STATE_DIR}/${rec.name}/.settings-${randomUUID()}.json`, signal, observed: {} };
   await ctx.store.applyChanges([{ record: { ...rec, status: 'deleting', generation: rec.generation + 1, updated_at: new Date().toISOString() }, action: 'observe', command: ctx.command }]);
   await t.upload(run.settingsFile, JSON.stringify(ts.settings), { mode: 0o600 });
   try {

@@ -5,6 +5,7 @@
  * through the Docker Engine API, so the same code serves Docker and Podman.
  */
 import { execFile } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { createReadStream, existsSync, readFileSync } from 'node:fs';
 import { mkdir, readdir, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -18,15 +19,20 @@ const run = promisify(execFile);
 
 export const DEFAULT_IMAGE_TAG = 'localhost/prov-debian:12';
 export const SUITE = 'bookworm';
-export const PACKAGES = ['openssh-server', 'python3-minimal', 'busybox', 'ca-certificates', 'curl', 'procps', 'iproute2'];
+// python3 with its standard library (not python3-minimal): taskservs and Ansible modules use http, json, ssl…
+export const PACKAGES = ['openssh-server', 'python3', 'busybox', 'ca-certificates', 'curl', 'procps', 'iproute2'];
 const DEFAULT_MIRROR = 'http://deb.debian.org/debian';
 /** Each container makes its own host keys (the image carries none), then runs sshd in the foreground. */
 export const IMAGE_CMD = ['/bin/sh', '-c', 'mkdir -p /run/sshd && ssh-keygen -A && exec /usr/sbin/sshd -D -e'];
-const IMAGE_CHANGES = [
+const BASE_CHANGES = [
   `CMD ${JSON.stringify(IMAGE_CMD)}`,
   'ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin',
   'EXPOSE 22',
 ];
+/** What the image is made of, hashed: a different package list or config is a different image. */
+export const IMAGE_REVISION = createHash('sha256').update(JSON.stringify([SUITE, PACKAGES, BASE_CHANGES])).digest('hex').slice(0, 12);
+const REVISION_LABEL = 'io.provisioning.image.revision';
+const IMAGE_CHANGES = [...BASE_CHANGES, `LABEL ${REVISION_LABEL}=${IMAGE_REVISION}`];
 
 export interface PrepareImageOptions {
   docker: Docker;
@@ -51,7 +57,14 @@ export interface PrepareImageResult {
 }
 
 export function tarballPath(cacheDir: string): string {
-  return join(cacheDir, 'images', 'prov-debian-12.tar');
+  return join(cacheDir, 'images', `prov-debian-12-${IMAGE_REVISION}.tar`);
+}
+
+/** The engine has `tag` built from this revision (an older one is replaced). */
+async function current(docker: Docker, tag: string): Promise<boolean> {
+  if (!await hasImage(docker, tag)) return false;
+  const info = await docker.getImage(tag).inspect();
+  return info.Config?.Labels?.[REVISION_LABEL] === IMAGE_REVISION;
 }
 
 /** The host's Debian mirror (deb822 sources, else the one-line format), so builds use the reachable archive. */
@@ -76,14 +89,14 @@ export async function prepareImage(opts: PrepareImageOptions): Promise<PrepareIm
   const done = (action: PrepareImageResult['action'], image_id?: string): PrepareImageResult =>
     ({ tag, action, tarball, ...(image_id ? { image_id } : {}), seconds: Math.round((Date.now() - started) / 100) / 10 });
 
-  if (!opts.force && await hasImage(opts.docker, tag)) return done('present');
+  if (!opts.force && await current(opts.docker, tag)) return done('present');
 
   // Parallel test processes (and a CLI run next to them) build once: the others wait, then re-check.
   const dir = join(opts.cacheDir, 'images');
   await mkdir(dir, { recursive: true });
   const release = await lockfile.lock(dir, { lockfilePath: join(dir, '.build.lock'), stale: 30_000, update: 5_000, retries: { retries: 600, minTimeout: 500, maxTimeout: 1_000 } });
   try {
-    if (!opts.force && await hasImage(opts.docker, tag)) return done('present');
+    if (!opts.force && await current(opts.docker, tag)) return done('present');
     let action: PrepareImageResult['action'] = 'imported';
     if (opts.force || !existsSync(tarball)) {
       await buildRootfsTarball(tarball, opts.mirror ?? hostMirror(), opts.progress);
