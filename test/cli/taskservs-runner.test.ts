@@ -123,7 +123,7 @@ describe('taskserv runner (real containers, built CLI)', () => {
     writeInfra('[[servers.taskservs]]\nname = "webprobe"\n[servers.taskservs.settings]\nready_port = 18999\n');
     const r = await cli(['taskserv', 'create', 'webprobe', '--servers', 'rt-02', '--infra', 'rt', '--yes']);
     assert.equal(r.code, 1, r.stderr + r.stdout);
-    assert.match(r.stdout, /step readiness:tcp-1 failed: port 18999 on 127\.0\.0\.1 does not accept connections after 3 attempt\(s\) \(tcp 127\.0\.0\.1:18999\)/);
+    assert.match(r.stdout, /step readiness:tcp-1 failed: port 18999 on 127\.0\.0\.1 does not accept connections after 10 attempt\(s\) \(tcp 127\.0\.0\.1:18999\)/);
   });
 
   it('a script that times out is killed on the server and reported', async () => {
@@ -182,6 +182,27 @@ describe('taskserv runner (real containers, built CLI)', () => {
     assert.equal(seen[1], seen.find((x) => x.endsWith(':webprobe:failed')), 'the second component failed, after the first');
     assert.equal(await sh('rt-02', 'test -e /srv/webprobe-b || test -e /var/lib/provisioning/taskservs/webprobe-b || echo clean'), 'clean');
     assert.equal(await sh('rt-02', 'pgrep -f "[h]ttp.server 18082" || echo none'), 'none');
+  });
+
+  it('a secret setting that is still an encrypted reference stops the run before anything happens (exit 3)', async () => {
+    writeInfra('[[servers.taskservs]]\nname = "webprobe"\n[servers.taskservs.settings]\nport = 18085\ntoken = \'{{kms.decrypt("probe-token")}}\'\n');
+    const before = await sh('rt-02', 'ls -l --time-style=+%s /var/lib/provisioning/taskservs/webprobe 2>&1 | md5sum');
+    const r = await cli(['taskserv', 'create', 'webprobe', '--servers', 'rt-02', '--infra', 'rt', '--yes', '--force']);
+    assert.equal(r.code, 3, r.stderr + r.stdout);
+    assert.match(r.stdout, /setting settings\.token is an encrypted secret reference, and decrypting secrets is not available yet.*nothing was run/);
+    assert.equal(await sh('rt-02', 'ls -l --time-style=+%s /var/lib/provisioning/taskservs/webprobe 2>&1 | md5sum'), before);
+  });
+
+  it('one SSH connection per server for the whole run (SSH transport)', async () => {
+    const sshEnv = { PROVISIONING_PROVIDERS__LOCAL__TRANSPORT: 'ssh' };
+    writeInfra('');
+    const [c1] = await engine.docker.listContainers({ filters: { label: [`provisioning.io/workspace=${WS}`, 'provisioning.io/name=rt-01'] } });
+    const accepted = async () => ((await engine.docker.getContainer(c1!.Id).logs({ stdout: true, stderr: true })).toString('utf8').match(/Accepted publickey/g) ?? []).length;
+    const before = await accepted();
+    // both taskservs of rt-01: each runs its check, scripts and checks over the same connection
+    const r = await cli(['taskserv', 'create', '--servers', 'rt-01', '--infra', 'rt', '--yes', '--force'], sshEnv);
+    assert.equal(r.code, 0, r.stderr + r.stdout);
+    assert.equal(await accepted() - before, 1);
   });
 
   it('delete stops and uninstalls: the server is left clean', async () => {
