@@ -113,14 +113,19 @@ describe('taskserv commands', () => {
     assert.match(bad.stderr, /database/);
   });
 
-  it('list without --available says installed state is pending and shows the catalog; --installed is not available yet', async () => {
-    const r = await cli(['taskserv', 'list']);
-    assert.equal(r.code, 0);
-    assert.match(r.stderr, /installed taskservs arrive with issue #5/);
-    assert.match(r.stdout, /^NAME\s+VERSION\s+CATEGORY\s+LAYER\s+DESCRIPTION\ncontainerd/);
+  it('list without --available: the installed taskservs inside an infra (defined ones not installed yet included), the catalog outside a workspace', async () => {
+    const r = await cli(['taskserv', 'list', '--out', 'json']);
+    assert.equal(r.code, 0, r.stderr);
+    assert.deepEqual(r.json().map((t: { name: string; server: string; status: string }) => `${t.name}@${t.server}: ${t.status}`), ['nginx@web-01: not installed', 'redis@db-01: not installed']);
     const inst = await cli(['taskserv', 'list', '--installed']);
-    assert.equal(inst.code, 2);
-    assert.match(inst.stderr, /not available yet.*issue #5/);
+    assert.equal(inst.code, 0, inst.stderr);
+    assert.match(inst.stdout, /^NAME\s+VERSION\s+SERVER\s+STATUS\nnginx\s+1\.0\.0\s+web-01\s+not installed/);
+    const outside = await runCli(['taskserv', 'list'], { home: tempHome('prov-ext-none-') });
+    assert.equal(outside.code, 0, outside.stderr);
+    assert.match(outside.stderr, /no workspace selected: showing the catalogue/);
+    assert.match(outside.stdout, /^NAME\s+VERSION\s+CATEGORY\s+LAYER\s+DESCRIPTION\ncontainerd/);
+    const none = await runCli(['taskserv', 'list', '--installed'], { home: tempHome('prov-ext-none-') });
+    assert.equal(none.code, 3, none.stderr);
   });
 
   it('show: version, layer, dependencies, resources, settings with defaults, profiles, templates, scripts, checks', async () => {
@@ -176,7 +181,7 @@ describe('taskserv commands', () => {
 
 describe('cluster commands', () => {
   it('list and show: components, placement, order and settings', async () => {
-    const l = await cli(['cluster', 'list', '--out', 'json']);
+    const l = await cli(['cluster', 'list', '--available', '--out', 'json']);
     assert.equal(l.code, 0, l.stderr);
     assert.deepEqual(names(l.json()), ['k8s-single', 'observability', 'web-stack']);
     const s = await cli(['cluster', 'show', 'web-stack', '--out', 'json']);
@@ -346,7 +351,7 @@ describe('extension commands', () => {
     assert.equal(l.code, 0, l.stderr);
     assert.deepEqual(names(l.json()), ['aws', 'local', 'static', 'upcloud']);
     const all = (await cli(['extension', 'list', '--out', 'json'])).json();
-    const count = async (k: string) => (await cli([k, 'list', '--out', 'json'])).json().length;
+    const count = async (k: string) => (await cli([k, 'list', ...(k === 'provider' ? [] : ['--available']), '--out', 'json'])).json().length;
     assert.equal(all.length, (await count('provider')) + (await count('taskserv')) + (await count('cluster')));
     assert.deepEqual(names(all), [...names(all)].sort());
     const i = await cli(['extension', 'info', 'taskserv/redis', '--out', 'json']);

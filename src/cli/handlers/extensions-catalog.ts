@@ -157,12 +157,12 @@ export const providerValidate: Handler = async (inv) => {
 // ── taskservs ────────────────────────────────────────────────────────────────────
 
 export const taskservList: Handler = async (inv) => {
-  if (inv.flags.installed === true) {
-    throw new ProvError('NOT_IMPLEMENTED', '`taskserv list --installed` is not available yet: installed state arrives with issue #5 (taskservs and clusters)', {
-      hint: '`provisioning taskserv list --available` lists the catalogue',
-    });
+  if (inv.flags.available !== true) {
+    // installed taskservs (handlers/taskservs.ts): with --installed, or by default inside an infra
+    const target = (await inv.config()).target;
+    if (inv.flags.installed === true || (target.workspace && (target.infra || inv.globals.settings))) return (await import('./taskservs.js')).listInstalled(inv);
+    inv.info(`no ${target.workspace ? 'infra' : 'workspace'} selected: showing the catalogue (as with --available)`);
   }
-  if (inv.flags.available !== true) inv.info('installed taskservs arrive with issue #5; showing the catalogue (as with --available)');
   const { catalog } = await catalogOf(inv);
   const category = inv.flags.category as string | undefined;
   const q = (inv.flags.search as string | undefined)?.toLowerCase();
