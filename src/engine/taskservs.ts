@@ -14,8 +14,8 @@ import { createHash, randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ProvError, asProvError } from '../errors/index.js';
-import type { DesiredState, DesiredTaskserv } from '../infra/desired.js';
-import { fieldDefaults, normalizeFieldValues, deepMerge, parseDuration, secretFieldPaths, checksum, isSecretRef, type Check, type TaskservManifest } from '../model/index.js';
+import { taskservOn, type DesiredTaskserv } from '../infra/desired.js';
+import { parseDuration, isSecretRef, type Check, type TaskservManifest } from '../model/index.js';
 import type { Observed } from '../providers/index.js';
 import type { ResourceState } from '../store/types.js';
 import type { Transport } from '../transport/index.js';
@@ -78,23 +78,6 @@ export function stepFailure(o: { server: string; taskserv: string; step: string;
       ...(o.hint ? { hint: o.hint } : {}),
       details: { server: o.server, taskserv: o.taskserv, step: o.step, command: o.command, ...(o.exit_code !== undefined ? { exit_code: o.exit_code } : {}), output_tail: tail },
     });
-}
-
-/** The desired taskserv on a server: its own definition, a cluster's placement, or the manifest's defaults. */
-export function desiredTaskserv(d: DesiredState, host: string, name: string, cluster?: string): DesiredTaskserv {
-  const own = (d.taskservs.get(host) ?? []).find((t) => t.name === name);
-  if (own) return own;
-  const m = d.catalog.get('taskserv', name) as TaskservManifest | undefined;
-  if (!m) throw new ProvError('NOT_FOUND', `unknown taskserv '${name}'`);
-  const comp = d.clusters.filter((c) => !cluster || c.name === cluster).flatMap((c) => c.components).find((c) => c.taskserv === name && c.servers.includes(host));
-  const table = m.settings ?? {};
-  const settings = normalizeFieldValues(table, deepMerge<Record<string, unknown>>(fieldDefaults(table), comp?.settings) ?? {});
-  const secretPaths = secretFieldPaths(table, settings);
-  return {
-    name, version: m.extension.version, reason: comp ? `component ${comp.name}` : 'requested', source: comp ? 'cluster' : '--servers', at: [], server: host,
-    settings, profile: 'default', secret_paths: secretPaths,
-    checksum: checksum({ name, version: m.extension.version, profile: 'default', settings }, { secretPaths }),
-  } as unknown as DesiredTaskserv;
 }
 
 /**
@@ -238,7 +221,7 @@ export interface TaskservOutcome { observed: Record<string, unknown>; did: strin
 /** create | update | noop of one taskserv on one server, recorded in the store. */
 export async function applyTaskserv(ctx: ServerContext, sessions: ServerSessions, o: { host: string; name: string; action: 'create' | 'update' | 'noop'; cluster?: string; force?: boolean }, signal: AbortSignal): Promise<TaskservOutcome> {
   const d = ctx.desired;
-  const ts = desiredTaskserv(d, o.host, o.name, o.cluster);
+  const ts = taskservOn(d, o.host, o.name, o.cluster);
   const cand = d.catalog.winner('taskserv', o.name);
   if (!cand || cand.problem) throw new ProvError('NOT_FOUND', `taskserv '${o.name}' is not usable${cand?.problem ? `: ${cand.problem}` : ''}`);
   const m = cand.manifest as TaskservManifest;
@@ -328,7 +311,7 @@ export async function removeTaskserv(ctx: ServerContext, sessions: ServerSession
   if (!cand || cand.problem) throw new ProvError('NOT_FOUND', `taskserv '${rec.name}' is not in the catalog any more: its uninstall script is unknown`, { hint: 'restore the extension, or forget the record with `--force` after cleaning the server by hand' });
   const m = cand.manifest as TaskservManifest;
   const { t, os, rec: serverRec } = await sessions.get(host);
-  const ts = desiredTaskserv(d, host, rec.name);
+  const ts = taskservOn(d, host, rec.name);
   const rctx: RenderContext = {
     server: serverContext(d, host, serverRec, os), settings: ts.settings, taskserv: { name: rec.name, version: rec.version ?? ts.version, profile: ts.profile },
     infra: { name: d.infra, environment: d.environment, domain: d.settings.network?.domain ?? '', labels: d.settings.labels ?? {} },

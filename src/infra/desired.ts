@@ -355,4 +355,19 @@ function resolveClusters(settings: InfraSettings, servers: DesiredServer[], cata
   });
 }
 
-
+/** The desired taskserv on a server: its own definition, a cluster's placement, or the manifest's defaults. */
+export function taskservOn(d: DesiredState, host: string, name: string, cluster?: string): DesiredTaskserv {
+  const own = (d.taskservs.get(host) ?? []).find((t) => t.name === name);
+  if (own) return own;
+  const m = d.catalog.get('taskserv', name) as TaskservManifest | undefined;
+  if (!m) throw new ProvError('NOT_FOUND', `unknown taskserv '${name}'`);
+  const comp = d.clusters.filter((c) => !cluster || c.name === cluster).flatMap((c) => c.components).find((c) => c.taskserv === name && c.servers.includes(host));
+  const table = m.settings ?? {};
+  const settings = normalizeFieldValues(table, deepMerge<Record<string, unknown>>(fieldDefaults(table), comp?.settings) ?? {});
+  const secretPaths = secretFieldPaths(table, settings);
+  return {
+    name, version: m.extension.version, reason: comp ? `component ${comp.name}` : 'requested', source: comp ? 'cluster' : '--servers', at: [], server: host,
+    settings, profile: 'default', secret_paths: secretPaths,
+    checksum: checksum({ name, version: m.extension.version, profile: 'default', settings }, { secretPaths }),
+  } as unknown as DesiredTaskserv;
+}

@@ -2,7 +2,7 @@ import { ProvError } from '../errors/index.js';
 import { closest } from '../cli/suggest.js';
 import { resolveTaskservs } from '../extensions/resolve.js';
 import { taskservDeps } from '../extensions/catalog.js';
-import type { DesiredServer, DesiredState, DesiredTaskserv } from '../infra/desired.js';
+import { taskservOn, type DesiredServer, type DesiredState, type DesiredTaskserv } from '../infra/desired.js';
 import type { ResourceState } from '../store/types.js';
 
 /**
@@ -416,7 +416,7 @@ function addClusterCreate(b: Builder, name: string, after: number[] = []): void 
     const orders: number[] = [];
     for (const host of comp.servers) {
       const own = (d.taskservs.get(host) ?? []).find((t) => t.name === comp.taskserv);
-      const t: DesiredTaskserv = own ?? { name: comp.taskserv, version: String((d.catalog.get('taskserv', comp.taskserv) as { extension: { version: string } }).extension.version), reason: `component ${comp.name} of cluster ${c.name}`, source: `clusters.${c.name}`, server: host, settings: comp.settings, profile: 'default', secret_paths: [], checksum: '' };
+      const t: DesiredTaskserv = own ?? { ...taskservOn(d, host, comp.taskserv, c.name), reason: `component ${comp.name} of cluster ${c.name}`, source: `clusters.${c.name}` };
       const m = addTaskservChanges(b, new Map([[host, [{ ...t, reason: own ? `component ${comp.name} of cluster ${c.name} (shares the server's installation)` : t.reason }]]]), undefined, before, c.name);
       orders.push(...m.values());
     }

@@ -205,6 +205,26 @@ describe('taskserv runner (real containers, built CLI)', () => {
     assert.equal(await accepted() - before, 1);
   });
 
+  it('infra create brings up servers, then taskservs, then clusters in one run; infra delete tears it all down', async () => {
+    mkdirSync(join(ws, 'infra', 'whole'), { recursive: true });
+    writeFileSync(join(ws, 'infra', 'whole', 'settings.toml'), [
+      'provider = "local"', '[defaults]', 'cores = 1', 'memory = "256MiB"',
+      '[[servers]]', 'hostname = "wh-01"', 'labels = { role = "web" }', 'taskservs = ["webprobe"]',
+      '[[clusters]]', 'name = "duo"',
+      '[[clusters.components]]', 'name = "side"', 'taskserv = "webprobe-b"', 'placement = { labels = { role = "web" } }', '[clusters.components.settings]', 'port = 18086',
+    ].join('\n') + '\n');
+    const r = await cli(['infra', 'create', '--infra', 'whole', '--yes', '--out', 'json']);
+    assert.equal(r.code, 0, r.stderr + r.stdout);
+    const seq = (r.json().results as { action: string; name: string; status: string }[]).map((x) => `${x.action}:${x.name}:${x.status}`);
+    assert.deepEqual(seq, ['create:wh-01:done', 'create:webprobe:done', 'create:webprobe-b:done', 'create:duo:done']);
+    const again = await cli(['infra', 'create', '--infra', 'whole', '--yes', '--out', 'json']);
+    assert.equal(again.code, 0, again.stderr);
+    assert.deepEqual((again.json().results as { name: string; note?: string }[]).map((x) => `${x.name}: ${x.note}`), ['webprobe: unchanged (check passed)', 'webprobe-b: unchanged (check passed)']);
+    const d = await cli(['infra', 'delete', '--infra', 'whole', '--yes', '--out', 'json']);
+    assert.equal(d.code, 0, d.stderr + d.stdout);
+    assert.equal((await engine.docker.listContainers({ all: true, filters: { label: [`provisioning.io/workspace=${WS}`, 'provisioning.io/infra=whole'] } })).length, 0);
+  });
+
   it('delete stops and uninstalls: the server is left clean', async () => {
     writeInfra('');
     const r = await cli(['taskserv', 'delete', 'webprobe', 'webprobe-b', '--infra', 'rt', '--servers', 'rt-01', '--yes', '--force']);
