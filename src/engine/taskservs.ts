@@ -14,7 +14,7 @@ import { createHash, randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ProvError, asProvError } from '../errors/index.js';
-import { taskservOn, type DesiredTaskserv } from '../infra/desired.js';
+import { taskservOn, type DesiredState, type DesiredTaskserv } from '../infra/desired.js';
 import { parseDuration, isSecretRef, type Check, type TaskservManifest } from '../model/index.js';
 import type { Observed } from '../providers/index.js';
 import type { ResourceState } from '../store/types.js';
@@ -27,7 +27,7 @@ export const STATE_DIR = '/var/lib/provisioning/taskservs';
 const SCRIPT_TIMEOUT_S = 600;
 const CHECK_TIMEOUT_S = 60;
 
-type Step = 'install' | 'configure' | 'start' | 'check' | 'uninstall' | 'stop' | 'restart' | 'upgrade';
+export type Step = 'install' | 'configure' | 'start' | 'check' | 'uninstall' | 'stop' | 'restart' | 'upgrade';
 
 /** What a run knows per server: its transport and OS facts, found once. */
 export class ServerSessions {
@@ -114,8 +114,8 @@ const sha = (s: string) => createHash('sha256').update(s).digest('hex');
 
 interface Rendered { target: string; text: string; mode: number; owner?: string }
 
-interface Run {
-  ctx: ServerContext;
+/** One taskserv bound to one server for a run: what its steps and checks need. */
+export interface Bound {
   /** scripts and templates rendered before anything runs: a render error changes nothing */
   scripts: Partial<Record<Step, string>>;
   files: Rendered[];
@@ -125,16 +125,68 @@ interface Run {
   m: TaskservManifest;
   dir: string;
   rctx: RenderContext;
+  /** the 0600 settings file of PROV_SETTINGS: uploaded before the first step, removed by `release` */
   settingsFile: string;
+  settingsUploaded: boolean;
   signal: AbortSignal;
   observed: Record<string, unknown>;
+  progress(message: string): void;
+}
+type Run = Bound;
+
+/** The render context of models.md §5.3 for one taskserv on one server. */
+function renderContext(d: DesiredState, host: string, serverRec: ResourceState, os: OsFacts, ts: DesiredTaskserv, cluster?: string): RenderContext {
+  const cl = cluster ? d.clusters.find((c) => c.name === cluster) : undefined;
+  return {
+    server: serverContext(d, host, serverRec, os),
+    settings: ts.settings,
+    taskserv: { name: ts.name, version: ts.version, profile: ts.profile },
+    infra: { name: d.infra, environment: d.environment, domain: d.settings.network?.domain ?? '', labels: d.settings.labels ?? {} },
+    servers: d.servers.map((s) => serverContext(d, s.hostname, undefined)),
+    workspace: { name: d.workspace.name },
+    ...(cl ? { cluster: { name: cl.name, settings: {}, members: Object.fromEntries(cl.components.map((c) => [c.name, c.servers])) } } : {}),
+  };
 }
 
-/** Render and run one script step; returns its exit code (throws on anything but `allow`ed codes). */
-async function script(run: Run, step: Step, allow: number[] = [0], extraEnv: Record<string, string> = {}): Promise<number> {
+/**
+ * Bind a taskserv to a server: its manifest from the winning catalog layer, the server's
+ * transport, and every script and template rendered (so a render error changes nothing).
+ * `ts` defaults to the desired taskserv; commands acting on an installation pass what it runs.
+ */
+export async function bindTaskserv(ctx: ServerContext, sessions: ServerSessions, o: { host: string; name: string; cluster?: string; ts?: DesiredTaskserv; signal?: AbortSignal }): Promise<Bound> {
+  const d = ctx.desired;
+  const cand = d.catalog.winner('taskserv', o.name);
+  if (!cand || cand.problem || !cand.manifest) {
+    throw new ProvError(cand ? 'DEFINITION_INVALID' : 'NOT_FOUND', `taskserv '${o.name}' is ${cand ? `unusable: ${cand.problem}` : 'not in the catalog'}: its scripts and checks are unknown`, {
+      hint: cand ? `\`provisioning validate extension ${cand.dir}\`` : 'restore the extension, or `provisioning taskserv list --available` for the catalog',
+    });
+  }
+  const m = cand.manifest as TaskservManifest;
+  const ts = o.ts ?? taskservOn(d, o.host, o.name, o.cluster);
+  refuseUnresolvedSecrets(ts, o.host);
+  const { t, os, rec: serverRec } = await sessions.get(o.host);
+  const rctx = renderContext(d, o.host, serverRec, os, ts, o.cluster);
+  return {
+    t, host: o.host, ts, m, dir: cand.dir, rctx, ...renderAll(m, cand.dir, ts, rctx),
+    settingsFile: `${STATE_DIR}/${ts.name}/.settings-${randomUUID()}.json`, settingsUploaded: false,
+    signal: o.signal ?? new AbortController().signal, observed: {}, progress: (message) => ctx.progress(o.host, message),
+  };
+}
+
+/** Remove what `runStep` left for the run (the settings file). */
+export async function release(run: Bound): Promise<void> {
+  if (run.settingsUploaded) await run.t.exec(['rm', '-f', '--', run.settingsFile], { timeoutMs: 30_000 }).catch(() => undefined);
+}
+
+/** Run one (pre-rendered) script step; returns its exit code (throws on anything but `allow`ed codes). A missing step is a no-op. */
+export async function runStep(run: Bound, step: Step, allow: number[] = [0], extraEnv: Record<string, string> = {}): Promise<number> {
   const def = run.m.scripts?.[step];
   const text = run.scripts[step];
   if (!def || text === undefined) return 0;
+  if (!run.settingsUploaded) {
+    await run.t.upload(run.settingsFile, JSON.stringify(run.ts.settings), { mode: 0o600 });
+    run.settingsUploaded = true;
+  }
   const where = `${run.ts.name}/${def.run ?? `scripts.${step}.inline`}`;
   const path = `${STATE_DIR}/${run.ts.name}/${step}.sh`;
   await run.t.upload(path, text, { mode: 0o700 });
@@ -198,21 +250,52 @@ async function templates(run: Run): Promise<Record<string, string>> {
   return digests;
 }
 
-async function checks(run: Run): Promise<void> {
-  for (const phase of ['readiness', 'smoke'] as const) {
-    const list = (run.m[phase] ?? []) as Check[];
-    for (const [i, raw] of list.entries()) {
+export interface CheckRow {
+  phase: 'readiness' | 'smoke';
+  name: string;
+  ok: boolean;
+  command: string;
+  detail?: string;
+  exit_code?: number;
+  output_tail: string[];
+  hint?: string;
+  attempts: number;
+}
+
+/**
+ * Run the manifest's checks of these phases in declaration order. `readinessOnce`: one attempt
+ * per readiness check (the service should be up already: `taskserv status`). Smoke checks run
+ * only when every readiness check passed; `stopAtFailure` ends at the first failing check.
+ */
+export async function runChecks(run: Bound, phases: ('readiness' | 'smoke')[], o: { readinessOnce?: boolean; stopAtFailure?: boolean } = {}): Promise<CheckRow[]> {
+  const rows: CheckRow[] = [];
+  for (const phase of phases) {
+    if (phase === 'smoke' && rows.some((r) => !r.ok)) break;
+    for (const [i, raw] of ((run.m[phase] ?? []) as Check[]).entries()) {
       const name = checkName(raw, i);
       const c = renderDeep(raw, run.rctx, `${run.ts.name} ${phase}[${i}]`);
-      run.ctx.progress(run.host, `${run.ts.name}: ${phase} ${name}`);
-      const o = await runCheck(c, phase, c.from === 'controller' ? undefined : run.t, run.signal);
-      if (!o.ok) {
-        throw stepFailure({
-          server: run.host, taskserv: run.ts.name, step: `${phase}:${name}`, command: o.command, ...(o.exit_code !== undefined ? { exit_code: o.exit_code } : {}),
-          detail: `${o.detail ?? 'failed'} after ${o.attempts} attempt(s)`, stdout_tail: o.stdout_tail, stderr_tail: o.stderr_tail, ...(c.hint ? { hint: c.hint } : {}),
-        });
-      }
+      run.progress(`${run.ts.name}: ${phase} ${name}`);
+      const out = await runCheck(phase === 'readiness' && o.readinessOnce ? { ...c, retries: 1 } : c, phase, c.from === 'controller' ? undefined : run.t, run.signal);
+      rows.push({
+        phase, name, ok: out.ok, command: out.command, attempts: out.attempts,
+        ...(out.ok ? {} : { detail: out.detail ?? 'failed' }), ...(out.exit_code !== undefined && !out.ok ? { exit_code: out.exit_code } : {}),
+        output_tail: out.ok ? [] : [...(out.stderr_tail ?? []), ...(out.stdout_tail ?? [])].slice(-20),
+        ...(c.hint && !out.ok ? { hint: c.hint } : {}),
+      });
+      if (!out.ok && o.stopAtFailure) return rows;
     }
+  }
+  return rows;
+}
+
+/** Readiness then smoke; the first failure is a step failure. */
+async function checks(run: Run): Promise<void> {
+  const failed = (await runChecks(run, ['readiness', 'smoke'], { stopAtFailure: true })).find((r) => !r.ok);
+  if (failed) {
+    throw stepFailure({
+      server: run.host, taskserv: run.ts.name, step: `${failed.phase}:${failed.name}`, command: failed.command, ...(failed.exit_code !== undefined ? { exit_code: failed.exit_code } : {}),
+      detail: `${failed.detail} after ${failed.attempts} attempt(s)`, stdout_tail: failed.output_tail, ...(failed.hint ? { hint: failed.hint } : {}),
+    });
   }
 }
 
@@ -221,25 +304,10 @@ export interface TaskservOutcome { observed: Record<string, unknown>; did: strin
 /** create | update | noop of one taskserv on one server, recorded in the store. */
 export async function applyTaskserv(ctx: ServerContext, sessions: ServerSessions, o: { host: string; name: string; action: 'create' | 'update' | 'noop'; cluster?: string; force?: boolean }, signal: AbortSignal): Promise<TaskservOutcome> {
   const d = ctx.desired;
-  const ts = taskservOn(d, o.host, o.name, o.cluster);
-  const cand = d.catalog.winner('taskserv', o.name);
-  if (!cand || cand.problem) throw new ProvError('NOT_FOUND', `taskserv '${o.name}' is not usable${cand?.problem ? `: ${cand.problem}` : ''}`);
-  const m = cand.manifest as TaskservManifest;
-  refuseUnresolvedSecrets(ts, o.host);
-  const { t, os, rec: serverRec } = await sessions.get(o.host);
+  const run = await bindTaskserv(ctx, sessions, { host: o.host, name: o.name, ...(o.cluster ? { cluster: o.cluster } : {}), signal });
+  const { ts, m } = run;
   const id = `taskserv:${d.infra}/${o.host}/${o.name}`;
   let prev = await ctx.store.getResource(id);
-  const cluster = o.cluster ? d.clusters.find((c) => c.name === o.cluster) : undefined;
-  const rctx: RenderContext = {
-    server: serverContext(d, o.host, serverRec, os),
-    settings: ts.settings,
-    taskserv: { name: ts.name, version: ts.version, profile: ts.profile },
-    infra: { name: d.infra, environment: d.environment, domain: d.settings.network?.domain ?? '', labels: d.settings.labels ?? {} },
-    servers: d.servers.map((s) => serverContext(d, s.hostname, undefined)),
-    workspace: { name: d.workspace.name },
-    ...(cluster ? { cluster: { name: cluster.name, settings: {}, members: Object.fromEntries(cluster.components.map((c) => [c.name, c.servers])) } } : {}),
-  };
-  const run: Run = { ctx, t, host: o.host, ts, m, dir: cand.dir, rctx, ...renderAll(m, cand.dir, ts, rctx), settingsFile: `${STATE_DIR}/${ts.name}/.settings-${randomUUID()}.json`, signal, observed: {} };
   const write = async (status: string, extra: { files?: Record<string, string>; error?: Record<string, unknown> } = {}, action: 'create' | 'update' | 'observe' = 'observe') => {
     const at = new Date().toISOString();
     const record: ResourceState = {
@@ -255,7 +323,6 @@ export async function applyTaskserv(ctx: ServerContext, sessions: ServerSessions
     prev = record;
   };
 
-  await t.upload(run.settingsFile, JSON.stringify(ts.settings), { mode: 0o600 });
   try {
     // what must happen: a forced or new install deploys; a settings/version change of a healthy
     // installation reconfigures/upgrades; anything else asks the check script (exit 0/10/11/12)
@@ -264,32 +331,32 @@ export async function applyTaskserv(ctx: ServerContext, sessions: ServerSessions
     if (o.force || o.action === 'create') plan = 'deploy';
     else if (o.action === 'update' && prev?.status === 'ready') plan = was?.version && was.version !== ts.version ? 'upgrade' : 'reconfigure';
     else {
-      ctx.progress(o.host, `${ts.name}: check`);
-      const code = await script(run, 'check', [0, 10, 11, 12]);
+      run.progress(`${ts.name}: check`);
+      const code = await runStep(run, 'check', [0, 10, 11, 12]);
       plan = code === 10 ? 'deploy' : code === 11 ? 'upgrade' : code === 12 || o.action === 'update' ? 'reconfigure' : 'none';
       if (plan === 'none') {
         await write('ready');
         return { observed: run.observed, did: 'unchanged (check passed)' };
       }
-      ctx.progress(o.host, `${ts.name}: check says ${plan}`);
+      run.progress(`${ts.name}: check says ${plan}`);
     }
     await write('installing');
     if (plan === 'deploy' || plan === 'upgrade') {
       const step: Step = plan === 'upgrade' && m.scripts?.upgrade ? 'upgrade' : 'install';
-      ctx.progress(o.host, `${ts.name}: ${step}`);
-      await script(run, step);
+      run.progress(`${ts.name}: ${step}`);
+      await runStep(run, step);
     }
-    ctx.progress(o.host, `${ts.name}: templates`);
+    run.progress(`${ts.name}: templates`);
     const files = await templates(run);
-    ctx.progress(o.host, `${ts.name}: configure`);
-    await script(run, 'configure');
+    run.progress(`${ts.name}: configure`);
+    await runStep(run, 'configure');
     if (plan === 'deploy') {
-      ctx.progress(o.host, `${ts.name}: start`);
-      await script(run, 'start');
+      run.progress(`${ts.name}: start`);
+      await runStep(run, 'start');
     } else {
-      ctx.progress(o.host, `${ts.name}: restart`);
-      if (m.scripts?.restart) await script(run, 'restart');
-      else { await script(run, 'stop'); await script(run, 'start'); }
+      run.progress(`${ts.name}: restart`);
+      if (m.scripts?.restart) await runStep(run, 'restart');
+      else { await runStep(run, 'stop'); await runStep(run, 'start'); }
     }
     await checks(run);
     await write('ready', { files }, prev?.checksum ? 'update' : 'create');
@@ -299,7 +366,7 @@ export async function applyTaskserv(ctx: ServerContext, sessions: ServerSessions
     await write('error', { error: { code: e.code, message: e.message, ...e.details, ...(e.hint ? { hint: e.hint } : {}) } }).catch(() => undefined);
     throw e;
   } finally {
-    await t.exec(['rm', '-f', '--', run.settingsFile], { timeoutMs: 30_000 }).catch(() => undefined);
+    await release(run);
   }
 }
 
@@ -307,26 +374,18 @@ export async function applyTaskserv(ctx: ServerContext, sessions: ServerSessions
 export async function removeTaskserv(ctx: ServerContext, sessions: ServerSessions, rec: ResourceState, o: { cleanupData: boolean }, signal: AbortSignal): Promise<void> {
   const d = ctx.desired;
   const host = String(rec.parent).split('/').pop()!;
-  const cand = d.catalog.winner('taskserv', rec.name);
-  if (!cand || cand.problem) throw new ProvError('NOT_FOUND', `taskserv '${rec.name}' is not in the catalog any more: its uninstall script is unknown`, { hint: 'restore the extension, or forget the record with `--force` after cleaning the server by hand' });
-  const m = cand.manifest as TaskservManifest;
-  const { t, os, rec: serverRec } = await sessions.get(host);
-  const ts = taskservOn(d, host, rec.name);
-  const rctx: RenderContext = {
-    server: serverContext(d, host, serverRec, os), settings: ts.settings, taskserv: { name: rec.name, version: rec.version ?? ts.version, profile: ts.profile },
-    infra: { name: d.infra, environment: d.environment, domain: d.settings.network?.domain ?? '', labels: d.settings.labels ?? {} },
-    servers: d.servers.map((s) => serverContext(d, s.hostname, undefined)), workspace: { name: d.workspace.name },
-  };
-  const run: Run = { ctx, t, host, ts, m, dir: cand.dir, rctx, ...renderAll(m, cand.dir, ts, rctx), settingsFile: `${STATE_DIR}/${rec.name}/.settings-${randomUUID()}.json`, signal, observed: {} };
+  // the installed version and settings, so the scripts match what runs there
+  const want = taskservOn(d, host, rec.name, rec.tags['provisioning.io/cluster']);
+  const run = await bindTaskserv(ctx, sessions, { host, name: rec.name, ts: { ...want, version: rec.version ?? want.version }, signal });
   await ctx.store.applyChanges([{ record: { ...rec, status: 'deleting', generation: rec.generation + 1, updated_at: new Date().toISOString() }, action: 'observe', command: ctx.command }]);
-  await t.upload(run.settingsFile, JSON.stringify(ts.settings), { mode: 0o600 });
   try {
-    ctx.progress(host, `${rec.name}: stop`);
-    await script(run, 'stop');
-    ctx.progress(host, `${rec.name}: uninstall`);
-    await script(run, 'uninstall', [0], o.cleanupData ? { PROV_CLEANUP_DATA: '1' } : {});
+    run.progress(`${rec.name}: stop`);
+    await runStep(run, 'stop');
+    run.progress(`${rec.name}: uninstall`);
+    await runStep(run, 'uninstall', [0], o.cleanupData ? { PROV_CLEANUP_DATA: '1' } : {});
   } finally {
-    await t.exec(['rm', '-rf', '--', `${STATE_DIR}/${rec.name}`], { timeoutMs: 60_000 }).catch(() => undefined);
+    // the state directory holds the scripts and the settings file: the server is left clean
+    await run.t.exec(['rm', '-rf', '--', `${STATE_DIR}/${rec.name}`], { timeoutMs: 60_000 }).catch(() => undefined);
   }
   const at = new Date().toISOString();
   await ctx.store.applyChanges([{ record: { ...rec, status: 'deleted', deleted_at: at, updated_at: at, generation: rec.generation + 2 }, action: 'delete', command: ctx.command }]);

@@ -6,25 +6,21 @@
  * through the same sessions and checks as the runner (src/engine/taskservs.ts, checks.ts).
  * docs/taskserv-commands.md describes them.
  */
-import { randomUUID } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import semver from 'semver';
 import type { Config } from '../../config/index.js';
 import { openRun, type RunHandles } from '../../engine/context.js';
-import { checkName, runCheck } from '../../engine/checks.js';
-import { render, renderDeep, serverContext, type RenderContext } from '../../engine/render.js';
-import { ServerSessions, STATE_DIR, stepFailure } from '../../engine/taskservs.js';
-import { taskservOn } from '../../infra/desired.js';
+import { bindTaskserv, release as releaseBound, runChecks, runStep, ServerSessions, stepFailure, type Bound, type CheckRow } from '../../engine/taskservs.js';
+import type { ServerContext } from '../../engine/servers.js';
 import { ProvError, asProvError, exitCodeFor } from '../../errors/index.js';
 import { validateExtensionDir } from '../../extensions/inspect.js';
-import { loadDesired, type DesiredState } from '../../infra/desired.js';
-import { nameProblem, parseDuration, suggestName, type Check, type TaskservManifest } from '../../model/index.js';
+import { loadDesired, taskservOn, type DesiredState } from '../../infra/desired.js';
+import { nameProblem, suggestName, type TaskservManifest } from '../../model/index.js';
 import { acquireRunLock, infraScope } from '../../store/lock.js';
 import { readResources } from '../../store/sqlite/read.js';
 import type { ResourceState } from '../../store/types.js';
-import type { Transport } from '../../transport/index.js';
 import type { Handler, Invocation, Result } from '../context.js';
 import { colors } from '../output.js';
 import { closest } from '../suggest.js';
@@ -129,20 +125,13 @@ function notInstalled(d: DesiredState, name: string): ProvError {
 
 // ── shared: a taskserv bound to its server (transport, manifest, render context) ─
 
-interface Bound {
-  host: string;
-  name: string;
-  rec: ResourceState;
-  t: Transport;
-  m: TaskservManifest;
-  dir: string;
-  rctx: RenderContext;
-  settings: Record<string, unknown>;
-  version: string;
-}
 
-function sessionsFor(run: RunHandles, d: DesiredState, command: string): ServerSessions {
-  return new ServerSessions({ desired: d, store: run.store, providers: run.providers, transports: run.transports, command, publicKeys: [], waitReachable: false, progress: () => undefined });
+interface Engine { ctx: ServerContext; sessions: ServerSessions }
+
+/** The engine context of a command that reaches installed taskservs (no progress display). */
+function sessionsFor(run: RunHandles, d: DesiredState, command: string): Engine {
+  const ctx: ServerContext = { desired: d, store: run.store, providers: run.providers, transports: run.transports, command, publicKeys: [], waitReachable: false, progress: () => undefined };
+  return { ctx, sessions: new ServerSessions(ctx) };
 }
 
 function valueAt(o: Record<string, unknown>, path: string): unknown {
@@ -182,103 +171,16 @@ function effectiveSettings(rec: ResourceState, want: { settings: Record<string, 
   return copy;
 }
 
-async function bind(d: DesiredState, sessions: ServerSessions, tg: Target): Promise<Bound> {
-  const name = tg.rec.name;
-  const cand = d.catalog.winner('taskserv', name);
-  if (!cand || cand.problem || !cand.manifest) {
-    throw new ProvError(cand ? 'DEFINITION_INVALID' : 'NOT_FOUND', `taskserv '${name}' is ${cand ? `unusable: ${cand.problem}` : 'not in the catalog any more'}: its scripts and checks are unknown`, {
-      hint: cand ? `\`provisioning validate extension ${cand.dir}\`` : 'restore the extension (`provisioning module load taskserv …`, or the workspace copy)',
-    });
-  }
-  const { t, os, rec: serverRec } = await sessions.get(tg.host);
-  const clusterName = tg.rec.tags['provisioning.io/cluster'];
-  const want = taskservOn(d, tg.host, name, clusterName);
-  const settings = effectiveSettings(tg.rec, want);
+/** The taskserv as installed on the target server, bound for its scripts and checks. */
+async function bind(d: DesiredState, { ctx, sessions }: Engine, tg: Target, signal?: AbortSignal): Promise<Bound> {
+  const cluster = tg.rec.tags['provisioning.io/cluster'];
+  const want = taskservOn(d, tg.host, tg.rec.name, cluster);
   const applied = tg.rec.applied as { profile?: string };
-  const version = tg.rec.version ?? want.version;
-  const cluster = clusterName ? d.clusters.find((c) => c.name === clusterName) : undefined;
-  const rctx: RenderContext = {
-    server: serverContext(d, tg.host, serverRec, os),
-    settings,
-    taskserv: { name, version, profile: applied.profile ?? want.profile },
-    infra: { name: d.infra, environment: d.environment, domain: d.settings.network?.domain ?? '', labels: d.settings.labels ?? {} },
-    servers: d.servers.map((s) => serverContext(d, s.hostname, undefined)),
-    workspace: { name: d.workspace.name },
-    ...(cluster ? { cluster: { name: cluster.name, settings: {}, members: Object.fromEntries(cluster.components.map((c) => [c.name, c.servers])) } } : {}),
-  };
-  return { host: tg.host, name, rec: tg.rec, t, m: cand.manifest as TaskservManifest, dir: cand.dir, rctx, settings, version };
+  const ts = { ...want, settings: effectiveSettings(tg.rec, want), version: tg.rec.version ?? want.version, profile: applied.profile ?? want.profile };
+  return bindTaskserv(ctx, sessions, { host: tg.host, name: tg.rec.name, ts, ...(cluster ? { cluster } : {}), ...(signal ? { signal } : {}) });
 }
 
 type ServiceStep = 'start' | 'stop' | 'restart';
-const DEFAULT_SCRIPT_TIMEOUT_S = 600;
-
-/**
- * Render and run one script step of the manifest on the server, the way the runner does: the
- * script uploaded to the taskserv's state directory, PROV_* variables, the settings as a 0600
- * JSON file for the step's duration, the step's timeout, retries and hint.
- */
-async function runScript(b: Bound, step: ServiceStep, signal?: AbortSignal): Promise<void> {
-  const def = b.m.scripts?.[step];
-  if (!def) throw new ProvError('INVALID_ARGUMENT', `taskserv ${b.name} has no ${step} script`, { hint: `add [scripts.${step}] to ${join(b.dir, 'extension.toml')}` });
-  const where = `${b.name}/${def.run ?? `scripts.${step}.inline`}`;
-  const text = render(def.run ? readFileSync(join(b.dir, def.run), 'utf8') : def.inline!, b.rctx, where);
-  const path = `${STATE_DIR}/${b.name}/${step}.sh`;
-  const settingsFile = `${STATE_DIR}/${b.name}/.settings-${randomUUID()}.json`;
-  await b.t.upload(path, text, { mode: 0o700 });
-  await b.t.upload(settingsFile, JSON.stringify(b.settings), { mode: 0o600 });
-  try {
-    const shell = def.shell ? def.shell.split(/\s+/) : ['/bin/sh', '-eu'];
-    const env = { PROV_STEP: step, PROV_TASKSERV: b.name, PROV_VERSION: b.version, PROV_SERVER: b.host, PROV_SETTINGS: settingsFile, ...renderDeep(def.env ?? {}, b.rctx, `${where} env`) };
-    const timeoutS = def.timeout !== undefined ? parseDuration(def.timeout) ?? DEFAULT_SCRIPT_TIMEOUT_S : DEFAULT_SCRIPT_TIMEOUT_S;
-    for (let attempt = 0; ; attempt++) {
-      const r = await b.t.exec([...shell, path], { env, timeoutMs: timeoutS * 1000, ...(signal ? { signal } : {}), ...(def.sudo === false ? { sudo: false } : {}) });
-      if (r.code === 0) return;
-      if (attempt >= (def.retries ?? 0)) {
-        throw stepFailure({ server: b.host, taskserv: b.name, step, command: `${shell.join(' ')} ${path}`, exit_code: r.code, stdout_tail: r.stdout_tail, stderr_tail: r.stderr_tail, ...(def.hint ? { hint: def.hint } : {}) });
-      }
-    }
-  } finally {
-    await b.t.exec(['rm', '-f', '--', settingsFile], { timeoutMs: 30_000 }).catch(() => undefined);
-  }
-}
-
-interface CheckRow {
-  phase: 'readiness' | 'smoke';
-  name: string;
-  ok: boolean;
-  command: string;
-  detail?: string;
-  exit_code?: number;
-  output_tail: string[];
-  hint?: string;
-  attempts: number;
-}
-
-/**
- * Run the manifest's checks of these phases. `readinessOnce`: one attempt per readiness check
- * (the service is expected to be up already); smoke checks keep their own retries. Smoke tests
- * run only when every readiness check passed.
- */
-async function runChecks(b: Bound, phases: ('readiness' | 'smoke')[], o: { readinessOnce: boolean; signal?: AbortSignal }): Promise<CheckRow[]> {
-  const rows: CheckRow[] = [];
-  for (const phase of phases) {
-    if (phase === 'smoke' && rows.some((r) => !r.ok)) break;
-    for (const [i, raw] of ((b.m[phase] ?? []) as Check[]).entries()) {
-      const name = checkName(raw, i);
-      const c = renderDeep(raw, b.rctx, `${b.name} ${phase}[${i}]`);
-      const run = phase === 'readiness' && o.readinessOnce ? { ...c, retries: 1 } : c;
-      const out = await runCheck(run, phase, c.from === 'controller' ? undefined : b.t, o.signal);
-      rows.push({
-        phase, name, ok: out.ok, command: out.command, attempts: out.attempts,
-        ...(out.ok ? {} : { detail: out.detail ?? 'failed' }), ...(out.exit_code !== undefined && !out.ok ? { exit_code: out.exit_code } : {}),
-        output_tail: out.ok ? [] : [...(out.stderr_tail ?? []), ...(out.stdout_tail ?? [])].slice(-20),
-        ...(c.hint && !out.ok ? { hint: c.hint } : {}),
-      });
-    }
-  }
-  return rows;
-}
-
 /**
  * Record what was observed on a taskserv's record (`observe` in the history), keeping what the
  * runner recorded. Re-read first: only the observed part changes.
@@ -497,12 +399,18 @@ async function service(inv: Invocation, action: ServiceStep): Promise<Result> {
       const results = await Promise.all(targets.map(async (tg) => {
         const t0 = Date.now();
         try {
-          const b = await bind(l.d, sessions, tg);
-          for (const step of steps as ServiceStep[]) await runScript(b, step, abort.signal);
+          const b = await bind(l.d, sessions, tg, abort.signal);
+          const missing = (steps as ServiceStep[]).find((step) => !b.m.scripts?.[step]);
+          if (missing) throw new ProvError('INVALID_ARGUMENT', `taskserv ${name} has no ${missing} script`, { hint: `add [scripts.${missing}] to ${join(b.dir, 'extension.toml')}` });
+          try {
+            for (const step of steps as ServiceStep[]) await runStep(b, step);
+          } finally {
+            await releaseBound(b);
+          }
           let checks: CheckRow[] = [];
           if (action !== 'stop') {
             // the service is coming up: readiness checks keep their retries
-            checks = await runChecks(b, ['readiness'], { readinessOnce: false, signal: abort.signal });
+            checks = await runChecks(b, ['readiness']);
             const bad = checks.find((x) => !x.ok);
             if (bad) {
               await observe(run, tg.rec.id, { last_check: { at: new Date().toISOString(), ok: false, by: `taskserv ${action}`, failed: `readiness:${bad.name}` } }, inv.spec.command);
@@ -595,7 +503,7 @@ export const logs: Handler = async (inv) => {
   const many = targets.length > 1;
   const streamJson = !human(inv);
   try {
-    const sessions = sessionsFor(run, l.d, inv.spec.command);
+    const { sessions } = sessionsFor(run, l.d, inv.spec.command);
     const results = await Promise.all(targets.map(async (tg) => {
       const collected: string[] = [];
       const errLines: string[] = [];
