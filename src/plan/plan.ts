@@ -266,7 +266,12 @@ function planServerDeletes(b: Builder, records: ResourceState[], o: ServerPlanOp
 // ── taskservs ───────────────────────────────────────────────────────────────────
 
 export interface TaskservPlanOptions {
-  action: 'create' | 'delete';
+  /** `update`: apply changed settings/versions to installations; `configure`: re-render and restart them anyway */
+  action: 'create' | 'delete' | 'update' | 'configure';
+  /** update/configure: one server at a time, the next only after the previous passed its checks */
+  rolling?: boolean;
+  /** update: the version asked for; it must be the catalog's */
+  version?: string;
   names?: string[];
   servers?: string[];
   force?: boolean;
@@ -302,6 +307,10 @@ export function planTaskservs(d: DesiredState, records: ResourceState[], o: Task
   const explicitServers = o.servers?.length ? selectServers(d, o.servers) : undefined;
   if (o.action === 'delete') {
     planTaskservDeletes(b, records, o, explicitServers);
+    return b.finish(cmd);
+  }
+  if (o.action === 'update' || o.action === 'configure') {
+    planTaskservUpdates(b, records, o, explicitServers);
     return b.finish(cmd);
   }
   const requires = (n: string) => Object.keys(deps.get(n)?.requires ?? {});
@@ -365,6 +374,38 @@ function addTaskservChanges(b: Builder, perServer: Map<string, DesiredTaskserv[]
     }
   }
   return orderOf;
+}
+
+/**
+ * `taskserv update|configure <names>`: the installations of these taskservs. update: those whose
+ * applied settings or version differ (upgrade before reconfigure); configure: all of them.
+ * `rolling` chains the servers so a failure stops the rest.
+ */
+function planTaskservUpdates(b: Builder, records: ResourceState[], o: TaskservPlanOptions, servers?: DesiredServer[]): void {
+  const d = b.d;
+  const names = new Set(o.names ?? []);
+  const hosts = servers?.map((s) => s.hostname);
+  const installed = records.filter((r) => r.kind === 'taskserv' && r.infra === d.infra && isLive(r) && names.has(r.name) && (!hosts || hosts.includes(String(r.parent).split('/').pop()!)));
+  if (installed.length === 0) throw new ProvError('NOT_FOUND', `${[...names].join(', ')} is not installed${hosts ? ` on ${hosts.join(', ')}` : ''} in infra '${d.infra}'`, { hint: '`provisioning taskserv create` installs it' });
+  let prev: number | undefined;
+  for (const rec of installed) {
+    const host = String(rec.parent).split('/').pop()!;
+    const want = taskservOn(d, host, rec.name, rec.tags['provisioning.io/cluster']);
+    if (o.version && o.version !== want.version) {
+      throw new ProvError('NOT_FOUND', `${rec.name} ${o.version} is not in the catalog: the winning layer has ${want.version}`, { hint: `\`provisioning taskserv versions ${rec.name}\` lists the layers' versions` });
+    }
+    const diff = diffSpecs(rec.applied, { name: want.name, version: want.version, profile: want.profile, settings: want.settings, files: (rec.applied as { files?: unknown }).files });
+    const changed = rec.checksum !== want.checksum;
+    const last = b.lastOnServer.get(host);
+    const depends = [...(last !== undefined ? [last] : []), ...(o.rolling && prev !== undefined ? [prev] : [])];
+    const details = { version: want.version, from_version: rec.version, profile: want.profile, files: templateTargets(d, rec.name), ...(rec.tags['provisioning.io/cluster'] ? { cluster: rec.tags['provisioning.io/cluster'] } : {}) };
+    const change = o.action === 'configure' || changed
+      ? b.add({ action: 'update', resource_type: 'taskserv', name: rec.name, id: rec.id, server: host, depends_on: depends, details, ...(changed ? { diff } : {}),
+        reason: o.action === 'configure' ? 'configure requested: re-render, configure, restart, re-verify' : diff.version ? `upgrade ${rec.version} → ${want.version}` : 'settings changed: reconfigure and restart' })
+      : b.add({ action: 'noop', resource_type: 'taskserv', name: rec.name, id: rec.id, server: host, depends_on: depends, details, reason: `already ${want.version} with these settings (its checks run again)` });
+    b.lastOnServer.set(host, change.order);
+    prev = change.order;
+  }
 }
 
 function templateTargets(d: DesiredState, name: string): string[] {

@@ -225,6 +225,21 @@ describe('taskserv runner (real containers, built CLI)', () => {
     assert.equal((await engine.docker.listContainers({ all: true, filters: { label: [`provisioning.io/workspace=${WS}`, 'provisioning.io/infra=whole'] } })).length, 0);
   });
 
+  it('taskserv configure re-renders and restarts; update with nothing changed only checks; an unknown --version is refused', async () => {
+    writeInfra('');
+    const pid = await sh('rt-01', 'cat /run/webprobe.pid');
+    const c = await cli(['taskserv', 'configure', 'webprobe', '--servers', 'rt-01', '--infra', 'rt', '--yes', '--out', 'json']);
+    assert.equal(c.code, 0, c.stderr + c.stdout);
+    assert.equal(c.json().results[0].note, 'reconfigured and restarted, smoke tests passed');
+    assert.notEqual(await sh('rt-01', 'cat /run/webprobe.pid'), pid);
+    const u = await cli(['taskserv', 'update', 'webprobe', '--servers', 'rt-01', '--infra', 'rt', '--yes', '--out', 'json']);
+    assert.equal(u.code, 0, u.stderr + u.stdout);
+    assert.equal(u.json().results[0].note, 'unchanged (check passed)');
+    const v = await cli(['taskserv', 'update', 'webprobe', '--version', '9.9.9', '--infra', 'rt', '--yes']);
+    assert.equal(v.code, 5, v.stderr);
+    assert.match(v.stderr, /webprobe 9\.9\.9 is not in the catalog: the winning layer has 1\.0\.0/);
+  });
+
   it('delete stops and uninstalls: the server is left clean', async () => {
     writeInfra('');
     const r = await cli(['taskserv', 'delete', 'webprobe', 'webprobe-b', '--infra', 'rt', '--servers', 'rt-01', '--yes', '--force']);

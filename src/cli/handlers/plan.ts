@@ -35,8 +35,11 @@ export const server = (inv: Invocation): Promise<Result> => {
 };
 
 export const taskserv = (inv: Invocation): Promise<Result> => {
-  const action = inv.spec.command.split(' ')[1] as 'create' | 'delete';
-  return withPlan(inv, (d, r) => planTaskservs(d, r, { action, names: list(inv.args.name), servers: list(inv.flags.servers), force: flag(inv, 'force'), cleanupData: flag(inv, 'cleanup-data') }));
+  const action = inv.spec.command.split(' ')[1] as 'create' | 'delete' | 'update' | 'configure';
+  return withPlan(inv, (d, r) => planTaskservs(d, r, {
+    action, names: list(inv.args.name), servers: list(inv.flags.servers), force: flag(inv, 'force'), cleanupData: flag(inv, 'cleanup-data'),
+    rolling: flag(inv, 'rolling'), ...(typeof inv.flags.version === 'string' ? { version: inv.flags.version } : {}),
+  }));
 };
 
 export const cluster = (inv: Invocation): Promise<Result> => {

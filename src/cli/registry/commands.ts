@@ -8,7 +8,6 @@ import type { CommandDecl, FlagSpec } from './types.js';
 
 const DEFS = 'issue #3 (definitions, extensions and check-mode plans)';
 const SERVERS = 'issue #4 (providers, servers and transports)';
-const TASKSERVS = 'issue #5 (taskservs and clusters)';
 const ENGINE = 'issue #6 (the orchestrator and workflows)';
 const LATER = (what: string) => `a later issue (${what})`;
 
@@ -149,7 +148,7 @@ export const COMMANDS: CommandDecl[] = [
   { command: 'taskserv start', summary: 'start the service, then its readiness checks', side_effect: 'write', category: 'infrastructure', args: [arg('name', true)], flags: [F.servers], ...h('taskservs', 'start') },
   { command: 'taskserv stop', summary: 'stop the service', side_effect: 'write', confirm: true, category: 'infrastructure', args: [arg('name', true)], flags: [F.servers], ...h('taskservs', 'stop') },
   { command: 'taskserv restart', summary: 'restart the service (its restart script, or stop + start), then its readiness checks', side_effect: 'write', category: 'infrastructure', args: [arg('name', true)], flags: [F.servers], ...h('taskservs', 'restart') },
-  { command: 'taskserv configure', summary: 're-render templates, apply, restart, re-verify', side_effect: 'write', category: 'infrastructure', args: [arg('name', true)], flags: [F.servers], pending: TASKSERVS },
+  { command: 'taskserv configure', summary: 're-render templates, apply, restart, re-verify', side_effect: 'write', category: 'infrastructure', args: [arg('name', true, true)], flags: [F.servers, F.rolling, F.parallel, F.lockTimeout], ...h('plan', 'taskserv') },
   { command: 'taskserv generate', summary: 'add the taskserv to the infra definition; --scaffold writes a new taskserv extension', side_effect: 'write', category: 'development', args: [arg('name', true)],
     flags: [{ ...F.servers, summary: 'only these servers (default: every server)' }, b('scaffold', 'write a new taskserv extension to <workspace>/extensions/taskservs/<name>/'), { ...F.force, summary: 'with --scaffold: write over an existing directory, or shadow a taskserv of another layer' }],
     examples: ['prov taskserv generate redis --servers db-01', 'prov taskserv generate greeter --scaffold'], ...h('taskservs', 'generate') },
@@ -160,7 +159,7 @@ export const COMMANDS: CommandDecl[] = [
   { command: 'taskserv versions', summary: 'available versions and the one each server runs', side_effect: 'read', category: 'infrastructure', args: [arg('name', true)], ...h('taskservs', 'versions') },
   { command: 'taskserv check-updates', summary: 'newer versions for installed taskservs', side_effect: 'read', category: 'infrastructure', args: [arg('name')], flags: [b('security-only', 'security updates only (manifests carry no advisories yet: exit 2)')], ...h('taskservs', 'checkUpdates') },
   { command: 'taskserv update', aliases: ['upgrade'], summary: 'upgrade in place, re-verify, roll back on failure', side_effect: 'write', long_running: true, category: 'infrastructure',
-    args: [arg('name', true)], flags: [F.version, F.servers, F.rolling], pending: TASKSERVS },
+    args: [arg('name', true, true)], flags: [F.version, F.servers, { ...F.rolling, summary: 'one server at a time; a failure stops the rest' }, F.parallel, F.lockTimeout], ...h('plan', 'taskserv') },
 
   // ── cluster (§16) ───────────────────────────────────────────────────────────────
   { command: 'cluster create', summary: 'deploy the cluster\'s taskservs in dependency order', side_effect: 'write', long_running: true, category: 'infrastructure', args: [arg('name', true)], flags: [F.servers], ...h('plan', 'cluster') },
