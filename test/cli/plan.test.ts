@@ -103,10 +103,12 @@ describe('check-mode plans and locks (built CLI)', () => {
     assert.match(r.stderr, /did you mean 'web-01'/);
   });
 
-  it('says plainly that applying has not landed, and changes nothing (exit 2)', async () => {
-    const r = await cli(['taskserv', 'create', '--yes']);
-    assert.equal(r.code, 2);
-    assert.match(r.stderr, /applying `taskserv create` arrives with issue #5/);
+  it('applying needs the servers first: with no container engine the run stops at preflight (exit 9) and records nothing', async () => {
+    const r = await cli(['taskserv', 'create', '--yes'], { PROVISIONING_PROVIDERS__LOCAL__SOCKET: 'unix:///nonexistent/engine.sock' });
+    assert.equal(r.code, 9, r.stderr);
+    assert.match(r.stderr, /container engine at unix:\/\/\/nonexistent\/engine\.sock is not reachable/);
+    const plan = await cli(['taskserv', 'create', '--check', '--out', 'json']);
+    assert.ok(plan.json().changes.filter((c: { resource_type: string }) => c.resource_type === 'server').every((c: { action: string }) => c.action === 'create'), 'no server was recorded');
   });
 
   it('holds, reports and releases a maintenance lock; runs fail with exit 6 or wait', async () => {
