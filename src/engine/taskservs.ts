@@ -125,9 +125,8 @@ export interface Bound {
   m: TaskservManifest;
   dir: string;
   rctx: RenderContext;
-  /** the 0600 settings file of PROV_SETTINGS: uploaded before the first step, removed by `release` */
+  /** the 0600 settings file of PROV_SETTINGS: written for each step and removed after it */
   settingsFile: string;
-  settingsUploaded: boolean;
   signal: AbortSignal;
   observed: Record<string, unknown>;
   progress(message: string): void;
@@ -168,38 +167,43 @@ export async function bindTaskserv(ctx: ServerContext, sessions: ServerSessions,
   const rctx = renderContext(d, o.host, serverRec, os, ts, o.cluster);
   return {
     t, host: o.host, ts, m, dir: cand.dir, rctx, ...renderAll(m, cand.dir, ts, rctx),
-    settingsFile: `${STATE_DIR}/${ts.name}/.settings-${randomUUID()}.json`, settingsUploaded: false,
+    settingsFile: `${STATE_DIR}/${ts.name}/.settings-${randomUUID()}.json`,
     signal: o.signal ?? new AbortController().signal, observed: {}, progress: (message) => ctx.progress(o.host, message),
   };
 }
 
-/** Remove what `runStep` left for the run (the settings file). */
-export async function release(run: Bound): Promise<void> {
-  if (run.settingsUploaded) await run.t.exec(['rm', '-f', '--', run.settingsFile], { timeoutMs: 30_000 }).catch(() => undefined);
-}
+/**
+ * One round trip per step: the script and the settings travel as environment values (on the
+ * command's stdin, never in argv: remote.ts), are written 0700/0600, taken out of the
+ * environment, and the step runs; the settings file is removed when it ends, whatever happened.
+ */
+const STAGE_AND_RUN = `d=$1 f=$2; shift 2
+umask 077; mkdir -p "$d"
+printf '%s' "$PROV_STEP_SCRIPT" > "$f"; chmod 700 "$f"
+printf '%s' "$PROV_SETTINGS_JSON" > "$PROV_SETTINGS"
+unset PROV_STEP_SCRIPT PROV_SETTINGS_JSON
+trap 'rm -f "$PROV_SETTINGS"' EXIT
+"$@" "$f"`;
 
 /** Run one (pre-rendered) script step; returns its exit code (throws on anything but `allow`ed codes). A missing step is a no-op. */
 export async function runStep(run: Bound, step: Step, allow: number[] = [0], extraEnv: Record<string, string> = {}): Promise<number> {
   const def = run.m.scripts?.[step];
   const text = run.scripts[step];
   if (!def || text === undefined) return 0;
-  if (!run.settingsUploaded) {
-    await run.t.upload(run.settingsFile, JSON.stringify(run.ts.settings), { mode: 0o600 });
-    run.settingsUploaded = true;
-  }
   const where = `${run.ts.name}/${def.run ?? `scripts.${step}.inline`}`;
-  const path = `${STATE_DIR}/${run.ts.name}/${step}.sh`;
-  await run.t.upload(path, text, { mode: 0o700 });
+  const dir = `${STATE_DIR}/${run.ts.name}`;
+  const path = `${dir}/${step}.sh`;
   const shell = def.shell ? def.shell.split(/\s+/) : ['/bin/sh', '-eu'];
   const env = {
-    PROV_STEP: step, PROV_TASKSERV: run.ts.name, PROV_VERSION: run.ts.version, PROV_SERVER: run.host, PROV_SETTINGS: run.settingsFile,
     ...renderDeep(def.env ?? {}, run.rctx, `${where} env`), ...extraEnv,
+    PROV_STEP: step, PROV_TASKSERV: run.ts.name, PROV_VERSION: run.ts.version, PROV_SERVER: run.host, PROV_SETTINGS: run.settingsFile,
+    PROV_STEP_SCRIPT: text, PROV_SETTINGS_JSON: JSON.stringify(run.ts.settings),
   };
   const timeoutS = def.timeout !== undefined ? parseDuration(def.timeout) ?? SCRIPT_TIMEOUT_S : step === 'check' ? CHECK_TIMEOUT_S : SCRIPT_TIMEOUT_S;
   let lastOut = '';
   for (let attempt = 0; ; attempt++) {
     let out = '';
-    const r = await run.t.exec([...shell, path], {
+    const r = await run.t.exec(['sh', '-c', STAGE_AND_RUN, 'prov-step', dir, path, ...shell], {
       env, timeoutMs: timeoutS * 1000, signal: run.signal, ...(def.sudo === false ? { sudo: false } : {}),
       onStdout: (b) => { out += b.toString('utf8'); },
     }).catch((err: unknown) => {
@@ -365,8 +369,6 @@ export async function applyTaskserv(ctx: ServerContext, sessions: ServerSessions
     const e = asProvError(err);
     await write('error', { error: { code: e.code, message: e.message, ...e.details, ...(e.hint ? { hint: e.hint } : {}) } }).catch(() => undefined);
     throw e;
-  } finally {
-    await release(run);
   }
 }
 

@@ -12,7 +12,7 @@ import { fileURLToPath } from 'node:url';
 import semver from 'semver';
 import type { Config } from '../../config/index.js';
 import { openRun, type RunHandles } from '../../engine/context.js';
-import { bindTaskserv, release as releaseBound, runChecks, runStep, ServerSessions, stepFailure, type Bound, type CheckRow } from '../../engine/taskservs.js';
+import { bindTaskserv, runChecks, runStep, ServerSessions, stepFailure, type Bound, type CheckRow } from '../../engine/taskservs.js';
 import type { ServerContext } from '../../engine/servers.js';
 import { ProvError, asProvError, exitCodeFor } from '../../errors/index.js';
 import { validateExtensionDir } from '../../extensions/inspect.js';
@@ -402,11 +402,7 @@ async function service(inv: Invocation, action: ServiceStep): Promise<Result> {
           const b = await bind(l.d, sessions, tg, abort.signal);
           const missing = (steps as ServiceStep[]).find((step) => !b.m.scripts?.[step]);
           if (missing) throw new ProvError('INVALID_ARGUMENT', `taskserv ${name} has no ${missing} script`, { hint: `add [scripts.${missing}] to ${join(b.dir, 'extension.toml')}` });
-          try {
-            for (const step of steps as ServiceStep[]) await runStep(b, step);
-          } finally {
-            await releaseBound(b);
-          }
+          for (const step of steps as ServiceStep[]) await runStep(b, step);
           let checks: CheckRow[] = [];
           if (action !== 'stop') {
             // the service is coming up: readiness checks keep their retries
