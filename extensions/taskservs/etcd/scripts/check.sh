@@ -11,7 +11,7 @@ report() { echo "{\"version\":\"$version\",\"running\":$running}"; exit "$1"; }
 if [ -d /run/systemd/system ]; then
   systemctl is-active --quiet etcd && running=true || running=false
 else
-  start-stop-daemon --status --pidfile /run/etcd.pid --exec /usr/bin/etcd && running=true || running=false
+  start-stop-daemon --status --pidfile /run/etcd.pid --name etcd && running=true || running=false
 fi
 
 [ -r "$STATE/extension-version" ] || report 12  # installed, but never configured by this taskserv

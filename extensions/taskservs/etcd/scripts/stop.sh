@@ -4,6 +4,6 @@ set -eu
 if [ -d /run/systemd/system ]; then
   systemctl stop etcd
 else
-  start-stop-daemon --stop --quiet --oknodo --retry TERM/20/KILL/5 --pidfile /run/etcd.pid --exec /usr/bin/etcd
+  start-stop-daemon --stop --quiet --oknodo --retry TERM/20/KILL/5 --pidfile /run/etcd.pid --name etcd
   rm -f /run/etcd.pid
 fi

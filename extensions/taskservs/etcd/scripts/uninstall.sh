@@ -5,7 +5,7 @@ export DEBIAN_FRONTEND=noninteractive
 if [ -d /run/systemd/system ]; then
   systemctl disable --now etcd 2>/dev/null || true
 elif [ -x /usr/bin/etcd ]; then
-  start-stop-daemon --stop --quiet --oknodo --retry TERM/20/KILL/5 --pidfile /run/etcd.pid --exec /usr/bin/etcd
+  start-stop-daemon --stop --quiet --oknodo --retry TERM/20/KILL/5 --pidfile /run/etcd.pid --name etcd
   rm -f /run/etcd.pid
 fi
 for p in etcd-server etcd-client; do

@@ -4,5 +4,5 @@ set -eu
 if [ -d /run/systemd/system ]; then
   systemctl stop haproxy
 else
-  start-stop-daemon --stop --quiet --oknodo --retry USR1/20/TERM/5/KILL/5 --pidfile /run/haproxy.pid --exec /usr/sbin/haproxy
+  start-stop-daemon --stop --quiet --oknodo --retry USR1/20/TERM/5/KILL/5 --pidfile /run/haproxy.pid --name haproxy
 fi

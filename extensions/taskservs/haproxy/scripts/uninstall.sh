@@ -5,7 +5,7 @@ export DEBIAN_FRONTEND=noninteractive
 if [ -d /run/systemd/system ]; then
   systemctl disable --now haproxy 2>/dev/null || true
 elif [ -x /usr/sbin/haproxy ]; then
-  start-stop-daemon --stop --quiet --oknodo --retry USR1/20/TERM/5/KILL/5 --pidfile /run/haproxy.pid --exec /usr/sbin/haproxy
+  start-stop-daemon --stop --quiet --oknodo --retry USR1/20/TERM/5/KILL/5 --pidfile /run/haproxy.pid --name haproxy
 fi
 if dpkg-query -W -f='${Status}' haproxy 2>/dev/null | grep -q 'install ok installed'; then
   apt-get remove -y -q haproxy

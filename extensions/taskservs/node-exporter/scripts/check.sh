@@ -11,7 +11,7 @@ report() { echo "{\"version\":\"$version\",\"running\":$running}"; exit "$1"; }
 if [ -d /run/systemd/system ]; then
   systemctl is-active --quiet prometheus-node-exporter && running=true || running=false
 else
-  start-stop-daemon --status --pidfile /run/prometheus-node-exporter.pid --exec /usr/bin/prometheus-node-exporter && running=true || running=false
+  start-stop-daemon --status --pidfile /run/prometheus-node-exporter.pid --name prometheus-node && running=true || running=false
 fi
 
 [ -r "$STATE/extension-version" ] || report 12  # installed, but never configured by this taskserv

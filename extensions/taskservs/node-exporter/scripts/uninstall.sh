@@ -6,7 +6,7 @@ if [ -d /run/systemd/system ]; then
   systemctl disable --now prometheus-node-exporter 2>/dev/null || true
 elif [ -x /usr/bin/prometheus-node-exporter ]; then
   start-stop-daemon --stop --quiet --oknodo --retry TERM/10/KILL/5 \
-    --pidfile /run/prometheus-node-exporter.pid --exec /usr/bin/prometheus-node-exporter
+    --pidfile /run/prometheus-node-exporter.pid --name prometheus-node
   rm -f /run/prometheus-node-exporter.pid
 fi
 if dpkg-query -W -f='${Status}' prometheus-node-exporter 2>/dev/null | grep -q 'install ok installed'; then

@@ -11,7 +11,7 @@ report() { echo "{\"version\":\"$version\",\"running\":$running}"; exit "$1"; }
 if [ -d /run/systemd/system ]; then
   systemctl is-active --quiet nodejs-app && running=true || running=false
 else
-  start-stop-daemon --status --pidfile /run/nodejs-app.pid --exec /usr/bin/node && running=true || running=false
+  start-stop-daemon --status --pidfile /run/nodejs-app.pid --user "{{ settings.user }}" && running=true || running=false
 fi
 
 [ -r "$STATE/extension-version" ] || report 10  # node alone (another user of the package) is not this app

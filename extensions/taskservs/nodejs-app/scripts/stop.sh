@@ -4,6 +4,6 @@ set -eu
 if [ -d /run/systemd/system ]; then
   [ ! -e /etc/systemd/system/nodejs-app.service ] || systemctl stop nodejs-app
 elif [ -x /usr/bin/node ]; then
-  start-stop-daemon --stop --quiet --oknodo --retry TERM/10/KILL/5 --pidfile /run/nodejs-app.pid --exec /usr/bin/node
+  start-stop-daemon --stop --quiet --oknodo --retry TERM/10/KILL/5 --pidfile /run/nodejs-app.pid --user "{{ settings.user }}"
   rm -f /run/nodejs-app.pid
 fi

@@ -10,7 +10,7 @@ if [ -d /run/systemd/system ]; then
     systemctl daemon-reload
   fi
 elif [ -x /usr/bin/node ]; then
-  start-stop-daemon --stop --quiet --oknodo --retry TERM/10/KILL/5 --pidfile /run/nodejs-app.pid --exec /usr/bin/node
+  start-stop-daemon --stop --quiet --oknodo --retry TERM/10/KILL/5 --pidfile /run/nodejs-app.pid --user "{{ settings.user }}"
 fi
 rm -f /run/nodejs-app.pid /etc/systemd/system/nodejs-app.service /etc/default/nodejs-app "{{ settings.app_dir }}/server.js"
 if dpkg-query -W -f='${Status}' "{{ settings.node_package }}" 2>/dev/null | grep -q 'install ok installed'; then

@@ -1,6 +1,6 @@
 #!/bin/sh
 # Ensure the cluster runs, then converge roles and databases: the postgres role's password from
-# settings.password (read from $PROV_SETTINGS, sent to psql on stdin, never on a command line)
+# settings.password, or none when unset (read from $PROV_SETTINGS, sent to psql on stdin, never on a command line)
 # and every database of settings.databases that is missing. Idempotent.
 set -eu
 pg_major() {
@@ -34,8 +34,11 @@ python3 - "$PROV_SETTINGS" <<'PY' | runuser -u postgres -- psql -X -q -v ON_ERRO
 import json, sys
 s = json.load(open(sys.argv[1]))
 lit = lambda v: "'" + v.replace("'", "''") + "'"
-print("SET password_encryption = 'scram-sha-256';")
-print("ALTER ROLE postgres WITH PASSWORD %s;" % lit(s["password"]))
+if s.get("password"):
+    print("SET password_encryption = 'scram-sha-256';")
+    print("ALTER ROLE postgres WITH PASSWORD %s;" % lit(s["password"]))
+else:
+    print("ALTER ROLE postgres WITH PASSWORD NULL;")  # no password setting: no password login
 for db in s.get("databases", []):
     print("SELECT 'CREATE DATABASE \"%s\"' WHERE NOT EXISTS (SELECT FROM pg_database WHERE datname = %s)\\gexec" % (db, lit(db)))
 PY
