@@ -35,6 +35,12 @@ export class ServerSessions {
 
   constructor(private readonly ctx: ServerContext) {}
 
+  /** The infra's server records by hostname, read at each bind (servers created earlier in the run included). */
+  async serverRecords(): Promise<Map<string, ResourceState>> {
+    const d = this.ctx.desired;
+    return new Map((await this.ctx.store.listResources({ workspace: d.workspace.name, infra: d.infra, kind: 'server' })).map((r) => [r.name, r]));
+  }
+
   get(hostname: string): Promise<{ t: Transport; os: OsFacts; rec: ResourceState }> {
     let p = this.open.get(hostname);
     if (!p) {
@@ -134,16 +140,18 @@ export interface Bound {
 type Run = Bound;
 
 /** The render context of models.md §5.3 for one taskserv on one server. */
-function renderContext(d: DesiredState, host: string, serverRec: ResourceState, os: OsFacts, ts: DesiredTaskserv, cluster?: string): RenderContext {
+function renderContext(d: DesiredState, host: string, records: Map<string, ResourceState>, os: OsFacts, ts: DesiredTaskserv, cluster?: string): RenderContext {
+  const servers = new Map(d.servers.map((s) => [s.hostname, serverContext(d, s.hostname, records.get(s.hostname))]));
   const cl = cluster ? d.clusters.find((c) => c.name === cluster) : undefined;
   return {
-    server: serverContext(d, host, serverRec, os),
+    server: serverContext(d, host, records.get(host), os),
     settings: ts.settings,
     taskserv: { name: ts.name, version: ts.version, profile: ts.profile },
     infra: { name: d.infra, environment: d.environment, domain: d.settings.network?.domain ?? '', labels: d.settings.labels ?? {} },
-    servers: d.servers.map((s) => serverContext(d, s.hostname, undefined)),
+    servers: [...servers.values()],
     workspace: { name: d.workspace.name },
-    ...(cl ? { cluster: { name: cl.name, settings: {}, members: Object.fromEntries(cl.components.map((c) => [c.name, c.servers])) } } : {}),
+    // members are server objects (hostname, addresses, …), per component
+    ...(cl ? { cluster: { name: cl.name, settings: cl.settings, members: Object.fromEntries(cl.components.map((c) => [c.name, c.servers.map((h) => servers.get(h)!)])) } } : {}),
   };
 }
 
@@ -163,8 +171,8 @@ export async function bindTaskserv(ctx: ServerContext, sessions: ServerSessions,
   const m = cand.manifest as TaskservManifest;
   const ts = o.ts ?? taskservOn(d, o.host, o.name, o.cluster);
   refuseUnresolvedSecrets(ts, o.host);
-  const { t, os, rec: serverRec } = await sessions.get(o.host);
-  const rctx = renderContext(d, o.host, serverRec, os, ts, o.cluster);
+  const { t, os } = await sessions.get(o.host);
+  const rctx = renderContext(d, o.host, await sessions.serverRecords(), os, ts, o.cluster);
   return {
     t, host: o.host, ts, m, dir: cand.dir, rctx, ...renderAll(m, cand.dir, ts, rctx),
     settingsFile: `${STATE_DIR}/${ts.name}/.settings-${randomUUID()}.json`,
@@ -377,8 +385,9 @@ export async function removeTaskserv(ctx: ServerContext, sessions: ServerSession
   const d = ctx.desired;
   const host = String(rec.parent).split('/').pop()!;
   // the installed version and settings, so the scripts match what runs there
-  const want = taskservOn(d, host, rec.name, rec.tags['provisioning.io/cluster']);
-  const run = await bindTaskserv(ctx, sessions, { host, name: rec.name, ts: { ...want, version: rec.version ?? want.version }, signal });
+  const cluster = rec.tags['provisioning.io/cluster'];
+  const want = taskservOn(d, host, rec.name, cluster);
+  const run = await bindTaskserv(ctx, sessions, { host, name: rec.name, ts: { ...want, version: rec.version ?? want.version }, ...(cluster ? { cluster } : {}), signal });
   await ctx.store.applyChanges([{ record: { ...rec, status: 'deleting', generation: rec.generation + 1, updated_at: new Date().toISOString() }, action: 'observe', command: ctx.command }]);
   try {
     run.progress(`${rec.name}: stop`);

@@ -42,6 +42,8 @@ export interface DesiredCluster {
   name: string;
   extension?: string;
   version?: string;
+  /** the cluster's settings: the extension's defaults under the definition's */
+  settings: Record<string, unknown>;
   components: DesiredComponent[];
   /** component names in deployment order */
   order: string[];
@@ -300,6 +302,7 @@ function resolveClusters(settings: InfraSettings, servers: DesiredServer[], cata
   const sortedHosts = [...servers].map((s) => s.hostname).sort();
   return (settings.clusters ?? []).map((c, ci) => {
     const at: PathSegment[] = ['clusters', ci];
+    let clusterSettings: Record<string, unknown> = { ...(c.settings ?? {}) };
     let manifest: ClusterManifest | undefined;
     if (c.extension) {
       const w = catalog.winner('cluster', c.extension);
@@ -309,7 +312,8 @@ function resolveClusters(settings: InfraSettings, servers: DesiredServer[], cata
       } else {
         manifest = w.manifest as ClusterManifest;
         if (manifest.settings) {
-          const r = validateFields(manifest.settings, { ...fieldDefaults(manifest.settings), ...(c.settings ?? {}) }, { path: [...at, 'settings'] });
+          clusterSettings = { ...fieldDefaults(manifest.settings), ...(c.settings ?? {}) };
+          const r = validateFields(manifest.settings, clusterSettings, { path: [...at, 'settings'] });
           problems.push(...r.errors);
         }
       }
@@ -350,7 +354,7 @@ function resolveClusters(settings: InfraSettings, servers: DesiredServer[], cata
     };
     const topo = topoOrder(components.map((x) => x.name), edges);
     if (!topo.ok) problems.push(pending('DEF_CYCLE', at, 'components without a cycle', formatCycle(topo.cycle), { message: `${formatPath(at)}: component cycle in cluster '${c.name}': ${formatCycle(topo.cycle)}` }));
-    const out = { name: c.name, extension: c.extension, version: c.version, components, order: topo.ok ? topo.order : [], parallel: c.parallel ?? true, rollback_on_failure: c.rollback_on_failure ?? true };
+    const out = { name: c.name, extension: c.extension, version: c.version, settings: clusterSettings, components, order: topo.ok ? topo.order : [], parallel: c.parallel ?? true, rollback_on_failure: c.rollback_on_failure ?? true };
     return { ...out, checksum: checksum(out) };
   });
 }

@@ -40,12 +40,14 @@ describe('taskserv runner (real containers, built CLI)', () => {
     assert.equal(r.code, 0, r.stderr);
     // the fixture twice (webprobe, webprobe-b), plus variants that fail on purpose
     const ext = join(ws, 'extensions', 'taskservs');
-    for (const name of ['webprobe', 'webprobe-b', 'badtpl']) {
+    for (const name of ['webprobe', 'webprobe-b', 'badtpl', 'memberprobe']) {
       cpSync(FIXTURE, join(ext, name), { recursive: true });
       const m = join(ext, name, 'extension.toml');
       writeFileSync(m, readFileSync(m, 'utf8').replace('name = "webprobe"', `name = "${name}"`));
     }
     writeFileSync(join(ext, 'badtpl', 'templates', 'index.html.j2'), 'line one\n{{ settings.colour }} line two\n');
+    // a cluster member that renders its cluster: name, settings, and the other component's servers as objects
+    writeFileSync(join(ext, 'memberprobe', 'templates', 'index.html.j2'), '{{ cluster.name }} {{ cluster.settings.domain }}{% for s in cluster.members.side %} {{ s.hostname }}@{{ s.addresses.private[0].ip }}{% endfor %}\n');
     mkdirSync(join(ws, 'infra', 'rt'), { recursive: true });
     writeInfra('');
     const c = await cli(['server', 'create', '--infra', 'rt', '--yes']);
@@ -210,16 +212,19 @@ describe('taskserv runner (real containers, built CLI)', () => {
     writeFileSync(join(ws, 'infra', 'whole', 'settings.toml'), [
       'provider = "local"', '[defaults]', 'cores = 1', 'memory = "256MiB"',
       '[[servers]]', 'hostname = "wh-01"', 'labels = { role = "web" }', 'taskservs = ["webprobe"]',
-      '[[clusters]]', 'name = "duo"',
+      '[[clusters]]', 'name = "duo"', 'settings = { domain = "duo.test" }',
       '[[clusters.components]]', 'name = "side"', 'taskserv = "webprobe-b"', 'placement = { labels = { role = "web" } }', '[clusters.components.settings]', 'port = 18086',
+      '[[clusters.components]]', 'name = "view"', 'taskserv = "memberprobe"', 'placement = { servers = ["wh-01"] }', 'after = ["side"]', '[clusters.components.settings]', 'port = 18087', 'smoke_expect = "^duo duo.test wh-01@"',
     ].join('\n') + '\n');
     const r = await cli(['infra', 'create', '--infra', 'whole', '--yes', '--out', 'json']);
     assert.equal(r.code, 0, r.stderr + r.stdout);
     const seq = (r.json().results as { action: string; name: string; status: string }[]).map((x) => `${x.action}:${x.name}:${x.status}`);
-    assert.deepEqual(seq, ['create:wh-01:done', 'create:webprobe:done', 'create:webprobe-b:done', 'create:duo:done']);
+    assert.deepEqual(seq, ['create:wh-01:done', 'create:webprobe:done', 'create:webprobe-b:done', 'create:memberprobe:done', 'create:duo:done']);
+    const ip = (r.json().results[0].observed.addresses.private[0] as { ip: string }).ip;
+    assert.equal((await cli(['server', 'ssh', 'wh-01', '--infra', 'whole', '--', 'cat', '/srv/memberprobe/index.html'])).stdout.trim(), `duo duo.test wh-01@${ip}`);
     const again = await cli(['infra', 'create', '--infra', 'whole', '--yes', '--out', 'json']);
     assert.equal(again.code, 0, again.stderr);
-    assert.deepEqual((again.json().results as { name: string; note?: string }[]).map((x) => `${x.name}: ${x.note}`), ['webprobe: unchanged (check passed)', 'webprobe-b: unchanged (check passed)']);
+    assert.deepEqual((again.json().results as { name: string; note?: string }[]).map((x) => `${x.name}: ${x.note}`), ['webprobe: unchanged (check passed)', 'webprobe-b: unchanged (check passed)', 'memberprobe: unchanged (check passed)']);
     const d = await cli(['infra', 'delete', '--infra', 'whole', '--yes', '--out', 'json']);
     assert.equal(d.code, 0, d.stderr + d.stdout);
     assert.equal((await engine.docker.listContainers({ all: true, filters: { label: [`provisioning.io/workspace=${WS}`, 'provisioning.io/infra=whole'] } })).length, 0);

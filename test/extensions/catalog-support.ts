@@ -156,7 +156,7 @@ export function sampleServer(hostname: string, privateIp: string, role: string):
     disk_gb: 40,
     image: 'debian-12',
     labels: { role, team: 'storefront' },
-    addresses: { public_ipv4: '203.0.113.10', public_ipv6: '', private: [{ network: 'backend', ip: privateIp }] },
+    addresses: { public_ipv4: ['203.0.113.10'], public_ipv6: [], private: [{ network: 'backend', ip: privateIp }] },
     os: { family: 'debian', version: '12', arch: 'amd64' },
   };
 }

@@ -89,7 +89,9 @@ export class ExecTransport implements Transport {
           };
           stream.on('end', () => finish(false));
           stream.on('close', () => finish(false));
-          stream.on('error', () => finish(true));
+          // EPIPE: the command exited (or closed its stdin) before our stdin write was flushed —
+          // its own status decides, via 'close' and inspect; other socket errors mean the engine went away
+          stream.on('error', (e: NodeJS.ErrnoException) => { if (e.code !== 'EPIPE') finish(true); });
         });
         return { stdout, stderr, stdin: stream, done, abandon: () => (stream as unknown as { destroy(): void }).destroy() };
       },
