@@ -2,7 +2,8 @@
 # One command from a fresh clone to the main job: install, build, start the local container engine
 # (Podman behind the Docker API) with its Debian base image, create a workspace from the `local`
 # template wired to that engine, show its configuration with the origin of every value, then
-# create its two servers (containers), run a command on one, and list them.
+# create its two servers (containers), run a command on one, list them, and install and smoke-test
+# their taskservs (nginx, redis).
 # Usage: bash scripts/quickstart.sh [workspace-dir]      (default: ./demo)
 set -euo pipefail
 repo="$(cd "$(dirname "$0")/.." && pwd)"
@@ -39,6 +40,9 @@ echo
 prov server create --yes --wait
 prov server ssh web-01 -- uname -a
 prov server list
+# nginx on web-01, redis on db-01, from Debian's archive: done only when their smoke tests pass
+prov taskserv create --yes
+prov taskserv list
 echo
 echo "Next: cd $target && node $repo/bin/provisioning.js help   (or: npm link in $repo for the 'prov' command)"
-echo "Remove the servers again with: node $repo/bin/provisioning.js server delete --yes"
+echo "Remove the servers again with: node $repo/bin/provisioning.js server delete --yes --force"
