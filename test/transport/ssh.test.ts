@@ -28,7 +28,7 @@ async function rejectsWith(p: Promise<unknown>, code: string, ...parts: (string 
 }
 
 /** Every process's argv on the machine (sshd runs here), joined. */
-const allCmdlines = (): string => execFileSync('sh', ['-c', "cat /proc/[0-9]*/cmdline 2>/dev/null | tr '\\0' ' '"]).toString();
+const allCmdlines = (): string => execFileSync('sh', ['-c', "cat /proc/[0-9]*/cmdline 2>/dev/null | tr '\\0' ' '"], { maxBuffer: 256 * 1024 * 1024 }).toString();
 
 const sshFingerprint = (pubFile: string): string => execFileSync('ssh-keygen', ['-lf', pubFile]).toString().split(' ')[1]!;
 
