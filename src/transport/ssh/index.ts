@@ -210,10 +210,23 @@ export class SshTransport implements Transport {
     await new Promise<void>((resolve, reject) => sftp.writeFile(path, content, { mode }, (err) => (err ? reject(new ProvError('COMMAND_FAILED', `SFTP write of ${path} on ${this.target} failed: ${err.message}`)) : resolve())));
   }
 
-  private async channel(line: string): Promise<ClientChannel> {
+  /**
+   * Open an exec channel. The exit listener is attached inside ssh2's callback, synchronously:
+   * a fast command's exit-status can arrive in the same packet as the exec reply and is emitted
+   * before any `await` continuation would run (the command then looked "lost").
+   */
+  private async channel(line: string): Promise<{ ch: ClientChannel; done: Promise<{ code: number; signal?: string } | 'lost'> }> {
     if (this.closed) throw new ProvError('UNAVAILABLE', `SSH connection to ${this.target} is closed`, { hint: 'get a new transport from the pool' });
     try {
-      return await new Promise((resolve, reject) => this.client.exec(line, (err, ch) => (err ? reject(err) : resolve(ch))));
+      return await new Promise((resolve, reject) => this.client.exec(line, (err, ch) => {
+        if (err) { reject(err); return; }
+        const done = new Promise<{ code: number; signal?: string } | 'lost'>((settle) => {
+          let status: { code: number; signal?: string } | undefined;
+          ch.on('exit', (c: number | null, sig?: string) => { status = typeof c === 'number' ? { code: c } : { code: 128, signal: sig }; });
+          ch.on('close', () => settle(status ?? 'lost'));
+        });
+        resolve({ ch, done });
+      }));
     } catch (err) {
       throw new ProvError('UNAVAILABLE', `cannot open a session on ${this.target}: ${(err as Error).message}`, { cause: err });
     }
@@ -246,12 +259,7 @@ export class SshTransport implements Transport {
         // outside the channel limit: the commands holding it may be the ones to kill
         helper: (kill) => this.supervised(kill, { timeoutMs: 10_000, sudo: false }),
         start: async (wrapped) => {
-          const ch = await this.channel(shellLine(wrapped));
-          const done = new Promise<{ code: number; signal?: string } | 'lost'>((resolve) => {
-            let status: { code: number; signal?: string } | undefined;
-            ch.on('exit', (c: number | null, sig?: string) => { status = typeof c === 'number' ? { code: c } : { code: 128, signal: sig }; });
-            ch.on('close', () => resolve(status ?? 'lost'));
-          });
+          const { ch, done } = await this.channel(shellLine(wrapped));
           return { stdout: ch, stderr: ch.stderr, stdin: ch, done, abandon: () => ch.close() };
         },
     });
