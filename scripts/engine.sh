@@ -16,6 +16,13 @@ exec 9>"$dir/engine.lock"
 flock -w 600 9 || { echo "engine.sh: timed out waiting for $dir/engine.lock" >&2; exit 1; }
 
 if answers; then echo "$sock"; exit 0; fi
+# A service for this socket that is only slow (a loaded machine) gets time; a second service on the
+# same storage would break both ("write child: broken pipe"). One that never answers is replaced.
+if pgrep -f "podman system service .*unix://$sock" >/dev/null; then
+  for _ in $(seq 1 12); do answers && { echo "$sock"; exit 0; }; sleep 5; done
+  pkill -f "podman system service .*unix://$sock" || true
+  sleep 2
+fi
 
 missing=()
 command -v podman >/dev/null || missing+=(podman)

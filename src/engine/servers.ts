@@ -92,8 +92,19 @@ export async function createServer(ctx: ServerContext, s: DesiredServer, signal:
     if (obs && !hasTags(obs.tags, { [TAG.workspace]: d.workspace.name })) obs = undefined;
     if (obs) {
       ctx.progress(s.hostname, `adopting ${obs.provider_id} (left by an interrupted run)`);
-      if (obs.status === 'stopped') await provider.power({ provider_id: obs.provider_id }, 'start');
-    } else {
+      if (obs.status === 'stopped') {
+        try {
+          await provider.power({ provider_id: obs.provider_id }, 'start');
+        } catch (err) {
+          // a create killed in the middle of its start can leave an object that never starts: it
+          // is ours and half-made, so it is replaced (its volumes are kept)
+          ctx.progress(s.hostname, `${obs.provider_id} does not start (${asProvError(err).message}): replacing it`);
+          await provider.delete({ provider_id: obs.provider_id }, { keep_storage: true });
+          obs = undefined;
+        }
+      }
+    }
+    if (!obs) {
       ctx.progress(s.hostname, `creating at ${provider.name}`);
     }
     obs ??= await provider.create(s, { tags, ssh_public_keys: ctx.publicKeys, wait: true, signal, progress: (m) => ctx.progress(s.hostname, m) });

@@ -71,7 +71,8 @@ interface Inspect {
 }
 
 const STATUS: Record<string, ServerStatus> = {
-  running: 'running', created: 'creating', restarting: 'creating', configured: 'creating',
+  // created/configured: the container exists and nothing will start it by itself (a create killed before its start)
+  running: 'running', created: 'stopped', restarting: 'creating', configured: 'stopped',
   exited: 'stopped', stopped: 'stopped', paused: 'stopped', removing: 'deleting', dead: 'error',
 };
 
