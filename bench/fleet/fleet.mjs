@@ -45,14 +45,16 @@ async function waitSsh(port, deadline) {
 
 /**
  * N fresh containers `<prefix>-01…`, labelled with this run's id; resolves when every sshd answers.
- * Returns [{ name, port }] in order.
+ * Returns [{ name, port, id }] in order.
  */
 export async function createFleet(docker, { image, n, prefix, runId, publicKey }) {
   const names = Array.from({ length: n }, (_, i) => `${prefix}-${String(i + 1).padStart(2, '0')}`);
   const made = [];
   // A few at a time: Podman serialises much of create/start anyway, and 30 at once only adds contention.
   const queue = [...names];
-  await Promise.all(Array.from({ length: Math.min(6, n) }, async () => {
+  // allSettled: when one worker fails, the others finish what they are creating before the error
+  // reaches the caller's cleanup, so no container is made after it ran.
+  const settled = await Promise.allSettled(Array.from({ length: Math.min(6, n) }, async () => {
     for (let name = queue.shift(); name; name = queue.shift()) {
       for (let attempt = 1; ; attempt++) {
         const c = await docker.createContainer({
@@ -69,6 +71,7 @@ export async function createFleet(docker, { image, n, prefix, runId, publicKey }
           // Make the container again.
           await c.remove({ force: true }).catch(() => undefined);
           if (attempt < 5) { console.error(`[fleet] starting ${name} failed (${err.message.trim()}); again`); continue; }
+          queue.length = 0; // the other workers stop after the container they are making
           throw err;
         }
         const info = await c.inspect();
@@ -77,6 +80,8 @@ export async function createFleet(docker, { image, n, prefix, runId, publicKey }
       }
     }
   }));
+  const failed = settled.find((x) => x.status === 'rejected');
+  if (failed) throw failed.reason;
   const deadline = Date.now() + 120_000;
   await Promise.all(made.map((m) => waitSsh(m.port, deadline)));
   return names.map((name) => made.find((m) => m.name === name));
