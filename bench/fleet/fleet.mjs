@@ -18,8 +18,8 @@ const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
  * Returns the engine client and the image tag both tools' containers are made from.
  */
 export async function startEngine(root, log = console.error) {
-  // From `/`: an engine started here inherits the working directory, and conmon fails ("write
-  // child: broken pipe") for every container once that directory is gone.
+  // From `/`: an engine started here inherits the working directory, which must outlive it (conmon
+  // logs "Failed to get working directory" for every container once it is gone).
   const out = execFileSync('bash', [join(root, 'scripts', 'engine.sh')], { cwd: '/', env: { ...process.env, PROVISIONING_ENGINE_DIR: ENGINE_DIR }, encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] });
   const socket = `unix://${out.trim().split('\n').pop()}`;
   const docker = await connectEngine(socket);
