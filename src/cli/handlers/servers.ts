@@ -12,15 +12,24 @@ import type { ResourceState } from '../../store/types.js';
 import type { Invocation, Result } from '../context.js';
 import { addressText, human } from './apply.js';
 
+/** Load the infra, open a run (store, transports, providers) for `fn`, and close it afterwards. */
+async function withRun<T>(inv: Invocation, fn: (d: DesiredState, run: RunHandles) => Promise<T>): Promise<T> {
+  const cfg = await inv.config({ requireWorkspace: true, requireInfra: !inv.globals.settings });
+  const d = await loadDesired(cfg, { settingsFile: inv.globals.settings, env: inv.io.env });
+  const run = openRun(cfg, d, inv.io.env);
+  try {
+    return await fn(d, run);
+  } finally {
+    await run.close();
+  }
+}
+
 // ── list ───────────────────────────────────────────────────────────────────────
 
 interface Row { name: string; provider: string; plan: string; cores: unknown; memory: string; disk: string; ip: string; status: string; drift?: string }
 
 export async function list(inv: Invocation): Promise<Result> {
-  const cfg = await inv.config({ requireWorkspace: true, requireInfra: !inv.globals.settings });
-  const d = await loadDesired(cfg, { settingsFile: inv.globals.settings, env: inv.io.env });
-  const run = openRun(cfg, d, inv.io.env);
-  try {
+  return withRun(inv, async (d, run) => {
     const records = await run.store.listResources({ workspace: d.workspace.name, ...(inv.flags.all ? {} : { infra: d.infra }), kind: 'server', includeDeleted: false });
     const drift = new Map<string, string>();
     const unmanaged: Observed[] = [];
@@ -42,9 +51,7 @@ export async function list(inv: Invocation): Promise<Result> {
       data: shown,
       view: { kind: 'table', columns: ['name', 'provider', 'plan', 'cores', 'memory', 'disk', 'ip', 'status', ...(withDrift ? ['drift'] : [])], rows: shown.map((r) => [r.name, r.provider, r.plan, r.cores, r.memory, r.disk, r.ip, r.status, ...(withDrift ? [r.drift ?? ''] : [])]) },
     };
-  } finally {
-    await run.close();
-  }
+  });
 }
 
 const mem = (mb: number | undefined) => (mb === undefined ? '' : mb >= 1024 ? `${+(mb / 1024).toFixed(1)} GiB` : `${mb} MiB`);
@@ -88,10 +95,7 @@ async function recorded(run: RunHandles, d: DesiredState, name: string): Promise
 }
 
 export async function status(inv: Invocation): Promise<Result> {
-  const cfg = await inv.config({ requireWorkspace: true, requireInfra: !inv.globals.settings });
-  const d = await loadDesired(cfg, { settingsFile: inv.globals.settings, env: inv.io.env });
-  const run = openRun(cfg, d, inv.io.env);
-  try {
+  return withRun(inv, async (d, run) => {
     const rec = await recorded(run, d, String(inv.args.name));
     const provider = await run.providers.get(rec.provider);
     const obs = await provider.find({ ...(rec.provider_id ? { provider_id: rec.provider_id } : {}), tags: systemTags(d.workspace.name, d.infra, rec.name) });
@@ -118,18 +122,13 @@ export async function status(inv: Invocation): Promise<Result> {
       view: { kind: 'kv', entries: [['name', data.name], ['provider', `${data.provider} ${data.provider_id ?? ''}`], ['status', `${data.provider_status} (recorded: ${data.recorded_status})`], ['address', addressText(data.addresses)], ['reachability', reach], ['taskservs', taskservs.map((t) => `${t.name} ${t.status}`).join(', ') || '(none)'], ['last operation', last ? `${last.action} by \`${last.command}\` at ${last.at}` : '(none)']] },
       exitCode: obs ? 0 : exitCodeFor('NOT_FOUND'),
     };
-  } finally {
-    await run.close();
-  }
+  });
 }
 
 // ── ssh / exec ─────────────────────────────────────────────────────────────────
 
 export async function ssh(inv: Invocation): Promise<Result> {
-  const cfg = await inv.config({ requireWorkspace: true, requireInfra: !inv.globals.settings });
-  const d = await loadDesired(cfg, { settingsFile: inv.globals.settings, env: inv.io.env });
-  const run = openRun(cfg, d, inv.io.env);
-  try {
+  return withRun(inv, async (d, run) => {
     const rec = await recorded(run, d, String(inv.args.name));
     const provider = await run.providers.get(rec.provider);
     // ask the provider: a container's published port can change across restarts
@@ -154,25 +153,18 @@ export async function ssh(inv: Invocation): Promise<Result> {
       onStdout: (b) => inv.io.stdout.write(b), onStderr: (b) => inv.io.stderr.write(b),
     });
     return { data: human(inv) ? undefined : { server: rec.name, exit_code: r.code, stdout_tail: r.stdout_tail, stderr_tail: r.stderr_tail }, exitCode: r.code };
-  } finally {
-    await run.close();
-  }
+  });
 }
 
 // ── provider test ──────────────────────────────────────────────────────────────
 
 export async function providerTest(inv: Invocation): Promise<Result> {
-  const cfg = await inv.config({ requireWorkspace: true, requireInfra: !inv.globals.settings });
-  const d = await loadDesired(cfg, { settingsFile: inv.globals.settings, env: inv.io.env });
-  const run = openRun(cfg, d, inv.io.env);
-  try {
+  return withRun(inv, async (d, run) => {
     const name = String(inv.args.name);
     const provider = await run.providers.get(name);
     const t0 = Date.now();
     const found = await provider.list(scopeTags(d.workspace.name, d.infra));
     const data = { provider: name, reachable: true, ms: Date.now() - t0, servers_of_this_infra: found.length };
     return { data, view: { kind: 'text', text: `${name}: reachable with the configured credentials (${data.ms} ms); ${found.length} server(s) carry this infra's tags\n` } };
-  } finally {
-    await run.close();
-  }
+  });
 }
