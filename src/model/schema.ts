@@ -175,6 +175,8 @@ export const ScriptTarget = z.strictObject({
   shell: z.string().min(1).optional(),
   env: z.record(z.string(), z.string()).optional(),
   undo: z.string().optional(),
+  /** safe to run again when the engine running it died mid-way (otherwise the workflow stops for a decision) */
+  idempotent: z.boolean().optional(),
 });
 
 export const OPERATION_TYPES = ['server_create', 'server_update', 'server_delete', 'taskserv_create', 'taskserv_update',

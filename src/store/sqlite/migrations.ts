@@ -70,6 +70,81 @@ export const SCHEMA_MIGRATIONS: readonly SchemaMigration[] = [
         expires_at   TEXT
       );`,
   },
+  {
+    version: 3,
+    name: 'workflows',
+    sql: `
+      CREATE TABLE workflows (
+        id           TEXT PRIMARY KEY,
+        status       TEXT NOT NULL,
+        kind         TEXT NOT NULL,
+        workspace    TEXT NOT NULL,
+        infra        TEXT,
+        priority     INTEGER NOT NULL,
+        created_at   TEXT NOT NULL,
+        wake_at      INTEGER,
+        doc          TEXT NOT NULL
+      );
+      CREATE INDEX workflows_claim ON workflows (status, wake_at);
+      CREATE INDEX workflows_created ON workflows (created_at);
+      CREATE TABLE operations (
+        workflow_id      TEXT NOT NULL,
+        id               TEXT NOT NULL,
+        idx              INTEGER NOT NULL,
+        status           TEXT NOT NULL,
+        task_id          TEXT NOT NULL UNIQUE,
+        lease_owner      TEXT,
+        lease_expires_at INTEGER,
+        doc              TEXT NOT NULL,
+        PRIMARY KEY (workflow_id, id)
+      );
+      CREATE INDEX operations_lease ON operations (status, lease_expires_at);
+      CREATE INDEX operations_owner ON operations (lease_owner);
+      CREATE TABLE events (
+        seq          INTEGER PRIMARY KEY AUTOINCREMENT,
+        workflow_id  TEXT,
+        timestamp    TEXT NOT NULL,
+        doc          TEXT NOT NULL
+      );
+      CREATE INDEX events_workflow ON events (workflow_id, seq);
+      CREATE TABLE logs (
+        seq          INTEGER PRIMARY KEY AUTOINCREMENT,
+        workflow_id  TEXT,
+        operation_id TEXT,
+        task_id      TEXT,
+        server       TEXT,
+        level        INTEGER NOT NULL,
+        timestamp    TEXT NOT NULL,
+        doc          TEXT NOT NULL
+      );
+      CREATE INDEX logs_workflow ON logs (workflow_id, seq);
+      CREATE TABLE checkpoints (
+        id           TEXT PRIMARY KEY,
+        workflow_id  TEXT NOT NULL,
+        seq          INTEGER NOT NULL,
+        trigger      TEXT NOT NULL,
+        created_at   TEXT NOT NULL,
+        doc          TEXT NOT NULL
+      );
+      CREATE INDEX checkpoints_workflow ON checkpoints (workflow_id, seq);
+      CREATE TABLE rollbacks (
+        id           TEXT PRIMARY KEY,
+        workflow_id  TEXT NOT NULL,
+        status       TEXT NOT NULL,
+        mode         TEXT NOT NULL,
+        created_at   TEXT NOT NULL,
+        doc          TEXT NOT NULL
+      );
+      CREATE TABLE workers (
+        instance_id  TEXT PRIMARY KEY,
+        doc          TEXT NOT NULL
+      );
+      CREATE TABLE idempotency (
+        key          TEXT PRIMARY KEY,
+        created_at   TEXT NOT NULL,
+        doc          TEXT NOT NULL
+      );`,
+  },
 ];
 
 export const LATEST_SCHEMA = SCHEMA_MIGRATIONS.reduce((m, s) => Math.max(m, s.version), 0);

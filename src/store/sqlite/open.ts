@@ -1,5 +1,5 @@
 import { existsSync, mkdirSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import Database from 'better-sqlite3';
 import { ProvError } from '../../errors/index.js';
 import { backupsDir, fileStamp, stateDir } from '../../workspace/layout.js';
@@ -13,8 +13,12 @@ import { migrateSchema } from './migrations.js';
 export const stateDbFile = (wsPath: string) => join(stateDir(wsPath), 'state.db');
 
 export function openStateDb(wsPath: string, opts: { busyTimeoutMs?: number } = {}): Database.Database {
-  const file = stateDbFile(wsPath);
-  mkdirSync(stateDir(wsPath), { recursive: true, mode: 0o700 });
+  return openStateDbFile(stateDbFile(wsPath), backupsDir(wsPath), opts);
+}
+
+/** A state database at any path (`orchestrator.storage.url = "sqlite://…"`); snapshots before upgrades go to `backups`. */
+export function openStateDbFile(file: string, backups: string, opts: { busyTimeoutMs?: number } = {}): Database.Database {
+  mkdirSync(dirname(file), { recursive: true, mode: 0o700 });
   let db: Database.Database;
   try {
     db = new Database(file, { timeout: opts.busyTimeoutMs ?? 5000 });
@@ -31,7 +35,7 @@ export function openStateDb(wsPath: string, opts: { busyTimeoutMs?: number } = {
   }
   try {
     // A file-based database is copied before its schema changes (spec/config.md §12).
-    migrateSchema(db, file, (from) => snapshotStateDb(db, join(backupsDir(wsPath), `state_v${from}_${fileStamp()}.db`)));
+    migrateSchema(db, file, (from) => snapshotStateDb(db, join(backups, `state_v${from}_${fileStamp()}.db`)));
   } catch (e) {
     db.close();
     throw e;

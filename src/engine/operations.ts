@@ -1,0 +1,184 @@
+/**
+ * The real operations of a workflow (models.md §6): server, taskserv and cluster operations
+ * are planned for their targets with the same planner as the CLI commands and applied with
+ * `applyPlan`; `script` runs a command on the engine's host or on servers. Each operation
+ * holds its infra's run lock (holder `workflow:<id>`, shared by the workflow's operations) while
+ * it runs, so a CLI run on the same infra waits or fails with LOCKED.
+ */
+import { spawn } from 'node:child_process';
+import { hostname } from 'node:os';
+import { loadConfig, type Config } from '../config/index.js';
+import { ProvError } from '../errors/index.js';
+import { loadDesired, type DesiredState } from '../infra/desired.js';
+import { planCluster, planServers, planTaskservs, type Plan } from '../plan/plan.js';
+import { infraScope, lockedError } from '../store/lock.js';
+import type { OperationRow, ResourceRef, WorkflowRow } from '../workflow/types.js';
+import { applyPlan } from './apply.js';
+import { loginKeys, openRun, type RunHandles } from './context.js';
+import { ServerSessions } from './taskservs.js';
+import type { OperationRunner, TaskIO } from './worker.js';
+
+export interface RunnerOptions {
+  /** the workspace the operations run in */
+  workspacePath: string;
+  env: Record<string, string | undefined>;
+}
+
+/** Operations that find what an earlier attempt made (adoption by tags, taskserv `check`), so running them again is safe. */
+const RETRY_SAFE = new Set(['server_create', 'server_delete', 'server_update', 'taskserv_create', 'taskserv_update', 'taskserv_delete', 'cluster_create', 'cluster_delete']);
+
+export function createOperationRunner(o: RunnerOptions): OperationRunner {
+  const held = new Map<string, number>();
+
+  async function withInfra<T>(wf: WorkflowRow, infra: string, fn: (cfg: Config, d: DesiredState, run: RunHandles) => Promise<T>): Promise<T> {
+    const cfg = await loadConfig({ cwd: o.workspacePath, env: o.env, select: { workspace: o.workspacePath, infra }, cli: { set: [], flags: [] }, requireWorkspace: true, requireInfra: true });
+    const d = await loadDesired(cfg, { env: o.env });
+    const run = openRun(cfg, d, o.env);
+    const scope = infraScope(d.workspace.name, d.infra);
+    const holder = `workflow:${wf.id}`;
+    try {
+      if (!held.get(scope)) {
+        const r = await run.store.tryLock({ scope, holder, pid: process.pid, host: hostname(), command: `workflow ${wf.name}`, reason: `workflow ${wf.id}`, acquired_at: new Date().toISOString() });
+        if (!r.acquired && r.held.holder !== holder) throw lockedError(scope, r.held);
+      }
+      held.set(scope, (held.get(scope) ?? 0) + 1);
+      try {
+        return await fn(cfg, d, run);
+      } finally {
+        const n = (held.get(scope) ?? 1) - 1;
+        if (n === 0) { held.delete(scope); await run.store.releaseLock(scope, holder); } else held.set(scope, n);
+      }
+    } finally {
+      await run.close();
+    }
+  }
+
+  async function apply(wf: WorkflowRow, op: OperationRow, io: TaskIO, plan: (d: DesiredState, run: RunHandles) => Promise<Plan>): Promise<{ result: Record<string, unknown>; resources: ResourceRef[] }> {
+    return withInfra(wf, op.infra, async (cfg, d, run) => {
+      const p = await plan(d, run);
+      const creates = p.changes.filter((c) => c.resource_type === 'server' && c.action === 'create');
+      const servers = creates.flatMap((c) => d.servers.filter((s) => s.hostname === c.name));
+      const providers = p.changes.filter((c) => c.resource_type === 'server').map((c) => c.provider).filter((x): x is string => Boolean(x));
+      if (providers.length) for (const w of await run.providers.preflight(providers, servers, { workspace: d.workspace.name, infra: d.infra })) io.log(w, { level: 'warn' });
+      const res = await applyPlan(p, {
+        desired: d, store: run.store, providers: run.providers, transports: run.transports, command: `workflow ${wf.name} ${op.id}`,
+        publicKeys: servers.length ? loginKeys(cfg, run.ssh, d.workspace.name) : [], waitReachable: true, progress: (name, m) => io.log(`${name}: ${m}`, { server: name }),
+      }, {
+        parallel: wf.parallel_limit, signal: io.signal,
+        onEnd: (c, out, note) => io.log(`${c.resource_type} ${c.server ? `${c.server}/` : ''}${c.name}: ${c.action} ${out.status}${note ? ` (${note})` : ''}${out.status === 'failed' ? `: ${out.error.message}` : ''}`, { level: out.status === 'failed' ? 'error' : 'info', ...(c.server ?? (c.resource_type === 'server' ? c.name : undefined) ? { server: c.server ?? c.name } : {}) }),
+      });
+      const resources: ResourceRef[] = res.results.filter((x) => x.status === 'done' && x.action === op.type.split('_')[1]).map((x) => ({
+        provider: x.observed ? p.changes.find((c) => c.order === x.order)?.provider ?? '' : '', type: x.id.split(':')[0]!, id: x.observed?.provider_id ?? x.id, name: x.server ? `${x.server}/${x.name}` : x.name, infra: d.infra,
+      }));
+      const bad = res.results.find((x) => x.status === 'failed') ?? res.results.find((x) => x.status === 'skipped');
+      if (bad) {
+        throw new ProvError(bad.error?.code ?? 'OPERATION_FAILED', bad.error?.message ?? `${bad.name}: skipped (${bad.reason})`, { ...(bad.error?.hint ? { hint: bad.error.hint } : {}), details: { ...bad.error?.details, resources } });
+      }
+      return { result: { changes: res.results.length, done: res.done, summary: `${res.done} of ${res.results.length} change(s) applied` }, resources };
+    });
+  }
+
+  const names = (op: OperationRow) => (op.servers.length ? op.servers : undefined);
+
+  return {
+    retrySafe: (op) => RETRY_SAFE.has(op.type) || Boolean(op.spec.script?.idempotent),
+
+    async run(op, wf, io) {
+      const s = op.spec;
+      switch (op.type) {
+        case 'server_create': case 'server_delete': case 'server_update':
+          return apply(wf, op, io, async (d, run) => planServers(d, await records(d, run), { action: op.type.split('_')[1] as 'create' | 'delete' | 'update', names: names(op) ?? [] }));
+        case 'taskserv_create': case 'taskserv_delete': case 'taskserv_update':
+          return apply(wf, op, io, async (d, run) => planTaskservs(d, await records(d, run), { action: op.type.split('_')[1] as 'create' | 'delete' | 'update', names: [s.taskserv!], servers: op.servers, ...(s.version ? { version: s.version } : {}) }));
+        case 'cluster_create': case 'cluster_delete':
+          return apply(wf, op, io, async (d, run) => planCluster(d, await records(d, run), { action: op.type === 'cluster_create' ? 'create' : 'delete', name: s.cluster! }));
+        case 'script':
+          await script(wf, op, s.script!.run, io);
+          return { result: { ran: s.script!.run } };
+      }
+    },
+
+    async undo(op, wf, io) {
+      const s = op.spec;
+      switch (op.type) {
+        case 'server_create': {
+          const created = op.resources.filter((r) => r.type === 'server').map((r) => r.name);
+          if (!created.length) { io.log('created no server: nothing to undo'); return; }
+          await apply(wf, op, io, async (d, run) => {
+            const kept = created.filter((n) => d.servers.find((x) => x.hostname === n)?.protected);
+            for (const n of kept) io.log(`${n} is protected: kept`, { level: 'warn', server: n });
+            return planServers(d, await records(d, run), { action: 'delete', names: created.filter((n) => !kept.includes(n)) });
+          });
+          return;
+        }
+        case 'taskserv_create': {
+          const on = [...new Set(op.resources.filter((r) => r.type === 'taskserv').map((r) => r.name.split('/')[0]!))];
+          if (!on.length) { io.log('installed nothing: nothing to undo'); return; }
+          await apply(wf, op, io, async (d, run) => planTaskservs(d, await records(d, run), { action: 'delete', names: [s.taskserv!], servers: on }));
+          return;
+        }
+        case 'cluster_create':
+          await apply(wf, op, io, async (d, run) => planCluster(d, await records(d, run), { action: 'delete', name: s.cluster! }));
+          return;
+        case 'script':
+          if (s.script!.undo) await script(wf, op, s.script!.undo, io);
+          else io.log('no `undo` command: nothing to undo');
+          return;
+        default:
+          throw new ProvError('UNSUPPORTED', `a ${op.type} cannot be undone by this release`, { hint: 're-apply the previous definitions with the matching update command' });
+      }
+    },
+  };
+
+  async function script(wf: WorkflowRow, op: OperationRow, command: string, io: TaskIO): Promise<void> {
+    const sc = op.spec.script!;
+    const env = { ...sc.env, PROVISIONING_WORKFLOW_ID: wf.id, PROVISIONING_OPERATION_ID: op.id, PROVISIONING_TASK_ID: op.task_id, PROVISIONING_ATTEMPT: String(op.attempt) };
+    if (sc.on === 'local') {
+      await localScript(command, sc.shell ?? 'sh', { ...o.env, ...env } as Record<string, string>, wf.workdir ?? o.workspacePath, io);
+      return;
+    }
+    await withInfra(wf, op.infra, async (_cfg, d, run) => {
+      const sessions = new ServerSessions({ desired: d, store: run.store, providers: run.providers, transports: run.transports, command: `workflow ${wf.name} ${op.id}`, publicKeys: [], waitReachable: false, progress: () => undefined });
+      const failures: string[] = [];
+      await Promise.all(op.servers.map(async (host) => {
+        const { t } = await sessions.get(host);
+        const r = await t.exec({ script: command }, {
+          env, signal: io.signal, sudo: false,
+          onStdout: (b) => io.log(b.toString().trimEnd(), { stream: 'stdout', server: host }), onStderr: (b) => io.log(b.toString().trimEnd(), { stream: 'stderr', server: host }),
+        });
+        if (r.code !== 0) failures.push(`${host} (exit ${r.code})`);
+      }));
+      if (failures.length) throw new ProvError('COMMAND_FAILED', `script of ${op.id} failed on ${failures.join(', ')}`, { details: { command } });
+    });
+  }
+}
+
+async function records(d: DesiredState, run: RunHandles) {
+  return run.store.listResources({ workspace: d.workspace.name, infra: d.infra, includeDeleted: true });
+}
+
+/** A command on the engine's host, in the workspace (or the batch file's directory), killed with its group on abort. */
+function localScript(command: string, shell: string, env: Record<string, string>, cwd: string, io: TaskIO): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(shell, ['-c', command], { cwd, env, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
+    const kill = () => { try { process.kill(-child.pid!, 'SIGKILL'); } catch { /* already gone */ } };
+    io.signal.addEventListener('abort', kill, { once: true });
+    let partial = { stdout: '', stderr: '' };
+    const feed = (stream: 'stdout' | 'stderr') => (b: Buffer) => {
+      const text = partial[stream] + b.toString();
+      const lines = text.split('\n');
+      partial = { ...partial, [stream]: lines.pop()! };
+      for (const l of lines) io.log(l, { stream });
+    };
+    child.stdout.on('data', feed('stdout'));
+    child.stderr.on('data', feed('stderr'));
+    child.on('error', (e) => reject(new ProvError('COMMAND_FAILED', `cannot start ${shell}: ${e.message}`, { details: { command } })));
+    child.on('close', (code, signal) => {
+      io.signal.removeEventListener('abort', kill);
+      for (const s of ['stdout', 'stderr'] as const) if (partial[s]) io.log(partial[s], { stream: s });
+      if (io.signal.aborted) reject(io.signal.reason);
+      else if (code === 0) resolve();
+      else reject(new ProvError('COMMAND_FAILED', `\`${command}\` exited with ${code ?? signal}`, { details: { command, exit_code: code ?? 128 } }));
+    });
+  });
+}
