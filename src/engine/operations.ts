@@ -132,7 +132,7 @@ export function createOperationRunner(o: RunnerOptions): OperationRunner {
 
   async function script(wf: WorkflowRow, op: OperationRow, command: string, io: TaskIO): Promise<void> {
     const sc = op.spec.script!;
-    const env = { ...sc.env, PROVISIONING_WORKFLOW_ID: wf.id, PROVISIONING_OPERATION_ID: op.id, PROVISIONING_TASK_ID: op.task_id, PROVISIONING_ATTEMPT: String(op.attempt) };
+    const env = { ...sc.env, PROVISIONING_WORKFLOW_ID: wf.id, PROVISIONING_OPERATION_ID: op.id, PROVISIONING_TASK_ID: op.task_id, PROVISIONING_ATTEMPT: String(op.attempt), PROVISIONING_ENGINE_INSTANCE: op.lease_owner ?? '' };
     if (sc.on === 'local') {
       await localScript(command, sc.shell ?? 'sh', { ...o.env, ...env } as Record<string, string>, wf.workdir ?? o.workspacePath, io);
       return;

@@ -192,6 +192,8 @@ export interface Event extends NewEvent {
 }
 
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
+/** Levels as numbers, for "at least this level" filters. */
+export const LEVELS: Record<LogLevel, number> = { debug: 10, info: 20, warn: 30, error: 40 };
 
 export interface NewLog {
   level: LogLevel;

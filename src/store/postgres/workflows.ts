@@ -5,8 +5,7 @@ import type {
   Checkpoint, Event, IdempotencyRecord, LogEntry, LogFilter, NewLog, OperationRow, Page, Rollback,
   TaskFilter, WorkerRow, WorkflowFilter, WorkflowRow,
 } from '../../workflow/types.js';
-import { ACTIVE } from '../../workflow/types.js';
-import { LEVELS } from '../sqlite/workflows.js';
+import { ACTIVE, LEVELS } from '../../workflow/types.js';
 import type { WorkflowStore, WorkflowTx } from '../workflows.js';
 import { LOCK_APPEND, LOCK_SPACE, migratePg } from './migrations.js';
 

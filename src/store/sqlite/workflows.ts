@@ -3,14 +3,13 @@ import { dirname, join } from 'node:path';
 import type Database from 'better-sqlite3';
 import { ulid } from 'ulidx';
 import type {
-  Checkpoint, Event, IdempotencyRecord, LogEntry, LogFilter, LogLevel, NewEvent, NewLog, OperationRow, Page, Rollback,
+  Checkpoint, Event, IdempotencyRecord, LogEntry, LogFilter, NewEvent, NewLog, OperationRow, Page, Rollback,
   TaskFilter, WorkerRow, WorkflowFilter, WorkflowRow,
 } from '../../workflow/types.js';
-import { ACTIVE } from '../../workflow/types.js';
+import { ACTIVE, LEVELS } from '../../workflow/types.js';
 import type { WorkflowStore, WorkflowTx } from '../workflows.js';
 import { openStateDbFile } from './open.js';
 
-export const LEVELS: Record<LogLevel, number> = { debug: 10, info: 20, warn: 30, error: 40 };
 const POLL_MS = 100;
 
 type Row = { doc: string };
@@ -52,7 +51,7 @@ export class SqliteWorkflowStore implements WorkflowStore {
                          lease_owner = excluded.lease_owner, lease_expires_at = excluded.lease_expires_at, doc = excluded.doc`),
       expired: db.prepare(`SELECT DISTINCT workflow_id FROM operations WHERE status IN ('running', 'rolling_back')
                            AND (lease_expires_at < ? OR lease_owner IN (SELECT value FROM json_each(?)))`),
-      renew: db.prepare(`UPDATE operations SET lease_expires_at = ? WHERE lease_owner = ? AND status IN ('running', 'rolling_back')`),
+      renew: db.prepare(`UPDATE operations SET lease_expires_at = @until, doc = json_set(doc, '$.lease_expires_at', @until) WHERE lease_owner = @owner AND status IN ('running', 'rolling_back')`),
       owned: db.prepare(`SELECT DISTINCT o.workflow_id AS id FROM operations o JOIN workflows w ON w.id = o.workflow_id
                          WHERE o.lease_owner = ? AND o.status IN ('running', 'rolling_back') AND w.status = 'cancelling'`),
       insEvent: db.prepare('INSERT INTO events (workflow_id, timestamp, doc) VALUES (?, ?, ?)'),
@@ -125,7 +124,7 @@ export class SqliteWorkflowStore implements WorkflowStore {
       saveOperations: async (ops) => { for (const o of ops) q.putOp.run(saveOp(o)); },
       expiredLeases: async (now, dead) => (q.expired.all(now, JSON.stringify(dead)) as { workflow_id: string }[]).map((r) => r.workflow_id),
       renewLeases: async (owner, until) => {
-        q.renew.run(until, owner);
+        q.renew.run({ until, owner });
         return { cancelling: (q.owned.all(owner) as { id: string }[]).map((r) => r.id) };
       },
       appendEvents: async (es) => es.map((e) => this.insertEvent(e)),
