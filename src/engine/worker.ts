@@ -144,7 +144,16 @@ export class Engine {
   private async loop(): Promise<void> {
     const poll = this.o.pollMs ?? 250;
     while (!this.stopping) {
-      const watched = await this.round();
+      let watched: WorkflowRow[];
+      try {
+        watched = await this.round();
+      } catch (e) {
+        // a lost database connection, a deadlock victim (PostgreSQL), a busy SQLite file: the round's
+        // outcomes were put back; try again after a pause rather than stop the instance
+        this.note('error', `scheduling round failed, retrying: ${asProvError(e).message}`);
+        await new Promise((res) => setTimeout(res, poll).unref());
+        continue;
+      }
       if (this.o.only && watched.length === this.o.only.length && watched.every((w) => FINAL.has(w.status)) && this.running.size === 0 && this.outcomes.length === 0) break;
       if (this.outcomes.length === 0) {
         await new Promise<void>((res) => {
@@ -165,13 +174,27 @@ export class Engine {
     const now = Date.now();
     const recoverNow = this.recoverDue;
     this.recoverDue = false;
-    const { claimed, watched, byWf } = await this.store.tx(async (t) => {
+    let res: { claimed: OperationRow[]; watched: WorkflowRow[]; byWf: Map<string, WorkflowRow> };
+    try {
+      res = await this.roundTx(now, outcomes, logs, recoverNow);
+    } catch (e) {
+      this.outcomes.unshift(...outcomes);
+      this.logs.unshift(...logs);
+      if (recoverNow) this.recoverDue = true;
+      throw e;
+    }
+    for (const op of res.claimed) this.launch(op, res.byWf.get(op.workflow_id)!);
+    return res.watched.filter(Boolean);
+  }
+
+  private roundTx(now: number, outcomes: Outcome[], logs: NewLog[], recoverNow: boolean) {
+    return this.store.tx(async (t) => {
       const r = new Round(now);
       r.logs.push(...logs);
       const touched = new Map<string, WorkflowRow>();
       const opsOf = new Map<string, OperationRow[]>();
       const take = async (ids: string[]) => {
-        const fresh = ids.filter((id) => !touched.has(id));
+        const fresh = ids.filter((id) => !touched.has(id)).sort();
         if (!fresh.length) return;
         const ws = await t.lockWorkflows({ ids: fresh });
         const by = await load(this.store, t, r, ws);
@@ -209,8 +232,6 @@ export class Engine {
       const watched = this.o.only ? await Promise.all(this.o.only.map(async (id) => touched.get(id) ?? (await this.store.getWorkflow(id))!)) : [];
       return { claimed: r.claimed, watched, byWf: touched };
     });
-    for (const op of claimed) this.launch(op, byWf.get(op.workflow_id)!);
-    return watched.filter(Boolean);
   }
 
   private launch(op: OperationRow, wf: WorkflowRow): void {
