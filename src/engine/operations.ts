@@ -7,16 +7,26 @@
  */
 import { spawn } from 'node:child_process';
 import { hostname } from 'node:os';
-import { loadConfig, type Config } from '../config/index.js';
+import type { Config } from '../config/index.js';
 import { ProvError } from '../errors/index.js';
-import { loadDesired, type DesiredState } from '../infra/desired.js';
-import { planCluster, planServers, planTaskservs, type Plan } from '../plan/plan.js';
+import type { DesiredState } from '../infra/desired.js';
+import type { Plan } from '../plan/plan.js';
 import { infraScope, lockedError } from '../store/lock.js';
 import type { OperationRow, ResourceRef, WorkflowRow } from '../workflow/types.js';
-import { applyPlan } from './apply.js';
-import { loginKeys, openRun, type RunHandles } from './context.js';
-import { ServerSessions } from './taskservs.js';
+import type { RunHandles } from './context.js';
 import type { OperationRunner, TaskIO } from './worker.js';
+
+/**
+ * Definitions, planner, providers and transports load on the first operation that needs them:
+ * an engine that runs only local scripts (or restarts after a crash) starts in a fraction of the time.
+ */
+const heavy = async () => {
+  const [config, desired, plan, apply, context, taskservs] = await Promise.all([
+    import('../config/index.js'), import('../infra/desired.js'), import('../plan/plan.js'), import('./apply.js'), import('./context.js'), import('./taskservs.js'),
+  ]);
+  return { loadConfig: config.loadConfig, loadDesired: desired.loadDesired, ...plan, applyPlan: apply.applyPlan, loginKeys: context.loginKeys, openRun: context.openRun, ServerSessions: taskservs.ServerSessions };
+};
+type Heavy = Awaited<ReturnType<typeof heavy>>;
 
 export interface RunnerOptions {
   /** the workspace the operations run in */
@@ -30,10 +40,11 @@ const RETRY_SAFE = new Set(['server_create', 'server_delete', 'server_update', '
 export function createOperationRunner(o: RunnerOptions): OperationRunner {
   const held = new Map<string, number>();
 
-  async function withInfra<T>(wf: WorkflowRow, infra: string, fn: (cfg: Config, d: DesiredState, run: RunHandles) => Promise<T>): Promise<T> {
-    const cfg = await loadConfig({ cwd: o.workspacePath, env: o.env, select: { workspace: o.workspacePath, infra }, cli: { set: [], flags: [] }, requireWorkspace: true, requireInfra: true });
-    const d = await loadDesired(cfg, { env: o.env });
-    const run = openRun(cfg, d, o.env);
+  async function withInfra<T>(wf: WorkflowRow, infra: string, fn: (cfg: Config, d: DesiredState, run: RunHandles, m: Heavy) => Promise<T>): Promise<T> {
+    const m = await heavy();
+    const cfg = await m.loadConfig({ cwd: o.workspacePath, env: o.env, select: { workspace: o.workspacePath, infra }, cli: { set: [], flags: [] }, requireWorkspace: true, requireInfra: true });
+    const d = await m.loadDesired(cfg, { env: o.env });
+    const run = m.openRun(cfg, d, o.env);
     const scope = infraScope(d.workspace.name, d.infra);
     const holder = `workflow:${wf.id}`;
     try {
@@ -43,7 +54,7 @@ export function createOperationRunner(o: RunnerOptions): OperationRunner {
       }
       held.set(scope, (held.get(scope) ?? 0) + 1);
       try {
-        return await fn(cfg, d, run);
+        return await fn(cfg, d, run, m);
       } finally {
         const n = (held.get(scope) ?? 1) - 1;
         if (n === 0) { held.delete(scope); await run.store.releaseLock(scope, holder); } else held.set(scope, n);
@@ -53,16 +64,16 @@ export function createOperationRunner(o: RunnerOptions): OperationRunner {
     }
   }
 
-  async function apply(wf: WorkflowRow, op: OperationRow, io: TaskIO, plan: (d: DesiredState, run: RunHandles) => Promise<Plan>): Promise<{ result: Record<string, unknown>; resources: ResourceRef[] }> {
-    return withInfra(wf, op.infra, async (cfg, d, run) => {
-      const p = await plan(d, run);
+  async function apply(wf: WorkflowRow, op: OperationRow, io: TaskIO, plan: (d: DesiredState, run: RunHandles, m: Heavy) => Promise<Plan>): Promise<{ result: Record<string, unknown>; resources: ResourceRef[] }> {
+    return withInfra(wf, op.infra, async (cfg, d, run, m) => {
+      const p = await plan(d, run, m);
       const creates = p.changes.filter((c) => c.resource_type === 'server' && c.action === 'create');
       const servers = creates.flatMap((c) => d.servers.filter((s) => s.hostname === c.name));
       const providers = p.changes.filter((c) => c.resource_type === 'server').map((c) => c.provider).filter((x): x is string => Boolean(x));
       if (providers.length) for (const w of await run.providers.preflight(providers, servers, { workspace: d.workspace.name, infra: d.infra })) io.log(w, { level: 'warn' });
-      const res = await applyPlan(p, {
+      const res = await m.applyPlan(p, {
         desired: d, store: run.store, providers: run.providers, transports: run.transports, command: `workflow ${wf.name} ${op.id}`,
-        publicKeys: servers.length ? loginKeys(cfg, run.ssh, d.workspace.name) : [], waitReachable: true, progress: (name, m) => io.log(`${name}: ${m}`, { server: name }),
+        publicKeys: servers.length ? m.loginKeys(cfg, run.ssh, d.workspace.name) : [], waitReachable: true, progress: (name, m) => io.log(`${name}: ${m}`, { server: name }),
       }, {
         parallel: wf.parallel_limit, signal: io.signal,
         onEnd: (c, out, note) => io.log(`${c.resource_type} ${c.server ? `${c.server}/` : ''}${c.name}: ${c.action} ${out.status}${note ? ` (${note})` : ''}${out.status === 'failed' ? `: ${out.error.message}` : ''}`, { level: out.status === 'failed' ? 'error' : 'info', ...(c.server ?? (c.resource_type === 'server' ? c.name : undefined) ? { server: c.server ?? c.name } : {}) }),
@@ -87,11 +98,11 @@ export function createOperationRunner(o: RunnerOptions): OperationRunner {
       const s = op.spec;
       switch (op.type) {
         case 'server_create': case 'server_delete': case 'server_update':
-          return apply(wf, op, io, async (d, run) => planServers(d, await records(d, run), { action: op.type.split('_')[1] as 'create' | 'delete' | 'update', names: names(op) ?? [] }));
+          return apply(wf, op, io, async (d, run, m) => m.planServers(d, await records(d, run), { action: op.type.split('_')[1] as 'create' | 'delete' | 'update', names: names(op) ?? [] }));
         case 'taskserv_create': case 'taskserv_delete': case 'taskserv_update':
-          return apply(wf, op, io, async (d, run) => planTaskservs(d, await records(d, run), { action: op.type.split('_')[1] as 'create' | 'delete' | 'update', names: [s.taskserv!], servers: op.servers, ...(s.version ? { version: s.version } : {}) }));
+          return apply(wf, op, io, async (d, run, m) => m.planTaskservs(d, await records(d, run), { action: op.type.split('_')[1] as 'create' | 'delete' | 'update', names: [s.taskserv!], servers: op.servers, ...(s.version ? { version: s.version } : {}) }));
         case 'cluster_create': case 'cluster_delete':
-          return apply(wf, op, io, async (d, run) => planCluster(d, await records(d, run), { action: op.type === 'cluster_create' ? 'create' : 'delete', name: s.cluster! }));
+          return apply(wf, op, io, async (d, run, m) => m.planCluster(d, await records(d, run), { action: op.type === 'cluster_create' ? 'create' : 'delete', name: s.cluster! }));
         case 'script':
           await script(wf, op, s.script!.run, io);
           return { result: { ran: s.script!.run } };
@@ -104,21 +115,21 @@ export function createOperationRunner(o: RunnerOptions): OperationRunner {
         case 'server_create': {
           const created = op.resources.filter((r) => r.type === 'server').map((r) => r.name);
           if (!created.length) { io.log('created no server: nothing to undo'); return; }
-          await apply(wf, op, io, async (d, run) => {
+          await apply(wf, op, io, async (d, run, m) => {
             const kept = created.filter((n) => d.servers.find((x) => x.hostname === n)?.protected);
             for (const n of kept) io.log(`${n} is protected: kept`, { level: 'warn', server: n });
-            return planServers(d, await records(d, run), { action: 'delete', names: created.filter((n) => !kept.includes(n)) });
+            return m.planServers(d, await records(d, run), { action: 'delete', names: created.filter((n) => !kept.includes(n)) });
           });
           return;
         }
         case 'taskserv_create': {
           const on = [...new Set(op.resources.filter((r) => r.type === 'taskserv').map((r) => r.name.split('/')[0]!))];
           if (!on.length) { io.log('installed nothing: nothing to undo'); return; }
-          await apply(wf, op, io, async (d, run) => planTaskservs(d, await records(d, run), { action: 'delete', names: [s.taskserv!], servers: on }));
+          await apply(wf, op, io, async (d, run, m) => m.planTaskservs(d, await records(d, run), { action: 'delete', names: [s.taskserv!], servers: on }));
           return;
         }
         case 'cluster_create':
-          await apply(wf, op, io, async (d, run) => planCluster(d, await records(d, run), { action: 'delete', name: s.cluster! }));
+          await apply(wf, op, io, async (d, run, m) => m.planCluster(d, await records(d, run), { action: 'delete', name: s.cluster! }));
           return;
         case 'script':
           if (s.script!.undo) await script(wf, op, s.script!.undo, io);
@@ -137,8 +148,8 @@ export function createOperationRunner(o: RunnerOptions): OperationRunner {
       await localScript(command, sc.shell ?? 'sh', { ...o.env, ...env } as Record<string, string>, wf.workdir ?? o.workspacePath, io);
       return;
     }
-    await withInfra(wf, op.infra, async (_cfg, d, run) => {
-      const sessions = new ServerSessions({ desired: d, store: run.store, providers: run.providers, transports: run.transports, command: `workflow ${wf.name} ${op.id}`, publicKeys: [], waitReachable: false, progress: () => undefined });
+    await withInfra(wf, op.infra, async (_cfg, d, run, m) => {
+      const sessions = new m.ServerSessions({ desired: d, store: run.store, providers: run.providers, transports: run.transports, command: `workflow ${wf.name} ${op.id}`, publicKeys: [], waitReachable: false, progress: () => undefined });
       const failures: string[] = [];
       await Promise.all(op.servers.map(async (host) => {
         const { t } = await sessions.get(host);
