@@ -8,7 +8,6 @@ import type { CommandDecl, FlagSpec } from './types.js';
 
 const DEFS = 'issue #3 (definitions, extensions and check-mode plans)';
 const SERVERS = 'issue #4 (providers, servers and transports)';
-const ENGINE = 'issue #6 (the orchestrator and workflows)';
 const LATER = (what: string) => `a later issue (${what})`;
 
 const h = (module: string, exp: string) => ({ handler: { module, export: exp } });
@@ -77,7 +76,7 @@ export const COMMANDS: CommandDecl[] = [
   { command: 'validate config', summary: 'config files: TOML syntax, schema, unknown keys, interpolation', side_effect: 'read', requires_auth: false, category: 'configuration',
     args: [arg('file')], flags: [F.strict, b('decrypt', 'also decrypt every encrypted value once')], ...h('config', 'validate') },
   { command: 'validate infra', summary: 'infra definitions: schema, references, cycles, conflicts', side_effect: 'read', requires_auth: false, category: 'configuration', args: [arg('name')], flags: [F.strict], examples: ['prov validate infra shop --environment prod', 'prov val infra --strict'], ...h('infra', 'validateInfra') },
-  { command: 'validate workflow', summary: 'a workflow file: schema and dependency graph', side_effect: 'read', requires_auth: false, category: 'configuration', args: [arg('file', true)], pending: ENGINE },
+  { command: 'validate workflow', summary: 'a workflow file: schema and dependency graph (same as `batch validate`)', side_effect: 'read', requires_auth: false, category: 'configuration', args: [arg('file', true)], ...h('workflows', 'validate') },
   { command: 'validate extension', summary: 'an extension directory: manifest, schema, file references, template syntax (every problem)', side_effect: 'read', requires_auth: false, category: 'configuration',
     args: [arg('path', true)], examples: ['prov validate extension extensions/taskservs/redis'], ...h('extensions', 'extensionValidate') },
 
@@ -91,10 +90,11 @@ export const COMMANDS: CommandDecl[] = [
   { command: 'list workspaces', summary: 'same as `workspace list`', side_effect: 'read', requires_auth: false, category: 'workspace', ...h('workspace', 'list') },
   ...['servers', 'taskservs', 'clusters', 'infras', 'providers', 'extensions', 'workflows'].map((kind): CommandDecl => ({
     command: `list ${kind}`, summary: `same as \`${kind.replace(/s$/, '')} list\``, side_effect: 'read', category: 'infrastructure',
+    ...(kind === 'workflows' ? { category: 'orchestration', flags: [F.status, s('type', 'filter by type: server, taskserv, cluster, batch, custom'), F.from, { ...F.limit, summary: 'maximum number of runs (default 20)' }] } : {}),
     ...(kind === 'infras' ? h('infra', 'infraList')
       : kind === 'clusters' ? h('taskservs', 'clusterList')
       : ['providers', 'taskservs', 'extensions'].includes(kind) ? h('extensions', `${kind.replace(/s$/, '')}List`)
-        : kind === 'servers' ? h('servers', 'list') : { pending: kind === 'workflows' ? ENGINE : DEFS }),
+        : kind === 'servers' ? h('servers', 'list') : kind === 'workflows' ? h('workflows', 'list') : { pending: DEFS }),
   })),
 
   // ── infra, generate, schema (§13) ───────────────────────────────────────────────
@@ -174,31 +174,38 @@ export const COMMANDS: CommandDecl[] = [
 
   // ── workflow, batch, orchestrator (§17–19) ──────────────────────────────────────
   { command: 'workflow list', summary: 'runs: id, type, status, progress, started, duration, origin', side_effect: 'read', category: 'orchestration',
-    flags: [F.status, s('type', 'filter by type'), F.from, F.limit], pending: ENGINE },
-  { command: 'workflow status', summary: 'steps, progress, last checkpoint, errors', side_effect: 'read', category: 'orchestration', args: [arg('id', true)], pending: ENGINE },
-  { command: 'workflow monitor', summary: 'live progress until a terminal state', side_effect: 'read', long_running: true, category: 'orchestration', args: [arg('id', true)], pending: ENGINE },
-  { command: 'workflow logs', summary: 'output of the steps', side_effect: 'read', category: 'orchestration', args: [arg('id', true)], flags: [s('step', 'one step'), F.follow], pending: ENGINE },
-  { command: 'workflow cancel', summary: 'stop scheduling, cancel running steps', side_effect: 'write', confirm: true, category: 'orchestration', args: [arg('id', true)], pending: ENGINE },
-  { command: 'workflow resume', aliases: ['retry'], summary: 'continue from the last checkpoint', side_effect: 'write', long_running: true, category: 'orchestration', args: [arg('id', true)], pending: ENGINE },
-  { command: 'workflow rollback', summary: 'compensate completed steps in reverse order', side_effect: 'write', confirm: true, long_running: true, category: 'orchestration', args: [arg('id', true)], pending: ENGINE },
-  { command: 'workflow stats', summary: 'counts by status and type, durations, success rate', side_effect: 'read', category: 'orchestration', flags: [F.from], pending: ENGINE },
-  { command: 'workflow cleanup', summary: 'delete finished run records', side_effect: 'delete', category: 'orchestration', flags: [s('older-than', 'age of records to delete'), F.status], pending: ENGINE },
-  { command: 'workflow submit', summary: 'alias of `batch submit`', side_effect: 'write', long_running: true, category: 'orchestration', args: [arg('file', true)], pending: ENGINE },
-  { command: 'batch submit', summary: 'validate and run a batch workflow file', side_effect: 'write', long_running: true, category: 'orchestration', args: [arg('file', true)],
-    flags: [s('parallel-limit', 'maximum parallel operations'), b('rollback', 'roll back on failure (--no-rollback disables)'), s('priority', '0-100')], pending: ENGINE },
-  { command: 'batch validate', summary: 'schema, references, cycles; prints the waves', side_effect: 'read', category: 'orchestration', args: [arg('file', true)], pending: ENGINE },
-  { command: 'batch list', summary: 'batch runs only', side_effect: 'read', category: 'orchestration', flags: [F.status], pending: ENGINE },
-  { command: 'batch status', summary: 'per-operation status and progress', side_effect: 'read', category: 'orchestration', args: [arg('id', true)], pending: ENGINE },
-  { command: 'batch monitor', summary: 'live view', side_effect: 'read', long_running: true, category: 'orchestration', args: [arg('id', true)], pending: ENGINE },
-  { command: 'batch cancel', summary: 'as `workflow cancel`', side_effect: 'write', confirm: true, category: 'orchestration', args: [arg('id', true)], pending: ENGINE },
-  { command: 'batch rollback', summary: 'as `workflow rollback`', side_effect: 'write', confirm: true, category: 'orchestration', args: [arg('id', true)], pending: ENGINE },
-  { command: 'batch stats', summary: 'as `workflow stats`, batch runs only', side_effect: 'read', category: 'orchestration', pending: ENGINE },
-  { command: 'orchestrator start', summary: 'start the service (default port 9090)', side_effect: 'write', category: 'orchestration', flags: [F.foreground, s('port', 'listen port')], pending: ENGINE },
-  { command: 'orchestrator stop', summary: 'graceful stop; --force kills', side_effect: 'write', category: 'orchestration', flags: [F.force], pending: ENGINE },
-  { command: 'orchestrator restart', summary: 'stop then start', side_effect: 'write', category: 'orchestration', pending: ENGINE },
-  { command: 'orchestrator status', summary: 'up/down, version, storage, queue depth, workers, uptime', side_effect: 'read', category: 'orchestration', pending: ENGINE },
-  { command: 'orchestrator health', summary: 'health endpoint result', side_effect: 'read', category: 'orchestration', pending: ENGINE },
-  { command: 'orchestrator logs', summary: 'service log', side_effect: 'read', category: 'orchestration', flags: [F.lines, F.follow], pending: ENGINE },
+    flags: [{ ...F.status, summary: 'filter by status (comma-separated)' }, s('type', 'filter by type: server, taskserv, cluster, batch, custom'), F.from, { ...F.limit, summary: 'maximum number of runs (default 20)' }],
+    examples: ['prov wf list --status failed --from 7d'], ...h('workflows', 'list') },
+  { command: 'workflow status', summary: 'steps, progress, last checkpoint, errors', side_effect: 'read', category: 'orchestration', args: [arg('id', true)], ...h('workflows', 'status') },
+  { command: 'workflow monitor', summary: 'live progress until a terminal state; exit code from the outcome', side_effect: 'read', long_running: true, category: 'orchestration', args: [arg('id', true)],
+    examples: ['prov wf monitor wf_01JB2R6M4ZQ8V7X0S3K9T1N5PD', 'prov wf monitor <id> --out json   # NDJSON events, then a summary'], ...h('workflows', 'monitor') },
+  { command: 'workflow logs', summary: 'output of the steps', side_effect: 'read', category: 'orchestration', args: [arg('id', true)], flags: [s('step', 'only this operation'), F.follow], ...h('workflows', 'logs') },
+  { command: 'workflow cancel', summary: 'stop scheduling, cancel running steps, mark cancelled', side_effect: 'write', confirm: true, category: 'orchestration', args: [arg('id', true)], flags: [F.reason], ...h('workflows', 'cancel') },
+  { command: 'workflow resume', aliases: ['retry'], summary: 'continue from the last checkpoint (retries the failed step)', side_effect: 'write', long_running: true, category: 'orchestration', args: [arg('id', true)], ...h('workflows', 'resume') },
+  { command: 'workflow rollback', summary: 'compensate completed steps in reverse order', side_effect: 'write', confirm: true, long_running: true, category: 'orchestration', args: [arg('id', true)],
+    flags: [{ ...F.force, summary: 'also roll back a completed workflow' }, F.reason], ...h('workflows', 'rollback') },
+  { command: 'workflow stats', summary: 'counts by status and type, durations, success rate', side_effect: 'read', category: 'orchestration', flags: [F.from], ...h('workflows', 'stats') },
+  { command: 'workflow cleanup', summary: 'delete finished run records (default: completed, older than 30d)', side_effect: 'delete', category: 'orchestration',
+    flags: [s('older-than', 'age of records to delete (default 30d)'), { ...F.status, summary: 'finished statuses to delete (default completed)' }], ...h('workflows', 'cleanup') },
+  ...(['workflow submit', 'batch submit'] as const).map((command): CommandDecl => ({
+    command, summary: command === 'batch submit' ? 'validate and run a batch workflow file (direct or on the orchestrator)' : 'alias of `batch submit`', side_effect: 'write', long_running: true, category: 'orchestration', args: [arg('file', true)],
+    flags: [s('parallel-limit', 'maximum parallel operations (1-100)'), b('rollback', 'roll back on failure (--no-rollback disables)'), s('priority', 'queue priority 0-100 (default 50)')],
+    examples: ['prov batch submit workflows/rollout.ts --check', 'prov batch submit workflows/rollout.toml --orchestrated --wait --timeout 30m'], ...h('workflows', 'submit'),
+  })),
+  { command: 'batch validate', summary: 'schema, references, cycles; prints the waves', side_effect: 'read', requires_auth: false, category: 'orchestration', args: [arg('file', true)], ...h('workflows', 'validate') },
+  { command: 'batch list', summary: 'batch runs only', side_effect: 'read', category: 'orchestration', flags: [{ ...F.status, summary: 'filter by status (comma-separated)' }, F.from, { ...F.limit, summary: 'maximum number of runs (default 20)' }], ...h('workflows', 'list') },
+  { command: 'batch status', summary: 'per-operation status and progress', side_effect: 'read', category: 'orchestration', args: [arg('id', true)], ...h('workflows', 'status') },
+  { command: 'batch monitor', summary: 'live view', side_effect: 'read', long_running: true, category: 'orchestration', args: [arg('id', true)], ...h('workflows', 'monitor') },
+  { command: 'batch cancel', summary: 'as `workflow cancel`', side_effect: 'write', confirm: true, category: 'orchestration', args: [arg('id', true)], flags: [F.reason], ...h('workflows', 'cancel') },
+  { command: 'batch rollback', summary: 'as `workflow rollback`', side_effect: 'write', confirm: true, category: 'orchestration', args: [arg('id', true)], flags: [{ ...F.force, summary: 'also roll back a completed workflow' }, F.reason], ...h('workflows', 'rollback') },
+  { command: 'batch stats', summary: 'as `workflow stats`, batch runs only', side_effect: 'read', category: 'orchestration', flags: [F.from], ...h('workflows', 'stats') },
+  { command: 'orchestrator start', summary: 'start the service (default port 9090), detached or with --foreground', side_effect: 'write', category: 'orchestration', flags: [F.foreground, s('port', 'listen port')],
+    examples: ['prov orchestrator start', 'prov orch start --check', 'prov orch start --foreground --port 9191'], ...h('orchestrator', 'start') },
+  { command: 'orchestrator stop', summary: 'graceful stop (running steps checkpoint); --force kills', side_effect: 'write', category: 'orchestration', flags: [F.force], ...h('orchestrator', 'stop') },
+  { command: 'orchestrator restart', summary: 'stop then start; running workflows resume from checkpoints', side_effect: 'write', category: 'orchestration', ...h('orchestrator', 'restart') },
+  { command: 'orchestrator status', summary: 'up/down, version, URL, storage, queue depth, running workflows, workers, uptime', side_effect: 'read', category: 'orchestration', ...h('orchestrator', 'status') },
+  { command: 'orchestrator health', summary: 'health endpoint result (exit 0 healthy, 1 degraded/unhealthy, 9 unreachable)', side_effect: 'read', category: 'orchestration', ...h('orchestrator', 'health') },
+  { command: 'orchestrator logs', summary: 'service log (default 50 lines)', side_effect: 'read', category: 'orchestration', flags: [F.lines, F.follow], ...h('orchestrator', 'logs') },
 
   // ── platform, mode (§20–21) ─────────────────────────────────────────────────────
   ...(['start', 'stop', 'restart', 'status', 'health', 'logs', 'list', 'deps', 'validate'] as const).map((sub): CommandDecl => ({
