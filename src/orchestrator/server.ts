@@ -208,8 +208,8 @@ export async function createOrchestrator(o: OrchestratorOptions): Promise<Orches
       pruner.unref();
       await app.listen({ host, port });
       const addr = app.server.address();
-      const p = typeof addr === 'object' && addr ? addr.port : port;
-      orch.url = `http://${host.includes(':') ? `[${host}]` : host}:${p}`;
+      const bound = typeof addr === 'object' && addr ? addr : { address: host, port };
+      orch.url = `http://${bound.address.includes(':') ? `[${bound.address}]` : bound.address}:${bound.port}`;
       return orch.url;
     },
     async close(graceMs = 0) {
