@@ -4,7 +4,8 @@
  * involved, run the plan through the engine with a progress line per server, and report every
  * change. The plan itself comes from the pure planner (handlers/plan.ts).
  */
-import { ProvError, exitCodeFor } from '../../errors/index.js';
+import { userInfo } from 'node:os';
+import { ProvError, asProvError, exitCodeFor } from '../../errors/index.js';
 import type { Config } from '../../config/index.js';
 import type { DesiredState } from '../../infra/desired.js';
 import { applyPlan, isWork, type ApplyResult, type ChangeResult } from '../../engine/apply.js';
@@ -73,6 +74,7 @@ export async function applyCommand(inv: Invocation, cfg: Config, d: DesiredState
     await inv.confirm(`${active.length} change(s) in infra ${d.infra}${deletes ? `, ${deletes} deletion(s)` : ''}.`);
   }
   const run = openRun(cfg, d, inv.io.env);
+  const rec = await recorder(inv, cfg, plan, active, parallel);
   const progress = new Progress(inv.io.stderr, { tty: inv.io.stderrIsTTY, color: useColor(inv, inv.io.stderrIsTTY), quiet: inv.globals.quiet || !human(inv) });
   const abort = new AbortController();
   const onSigint = () => { inv.warn('interrupted: letting running steps stop; records say what exists'); abort.abort(new ProvError('INTERRUPTED', 'interrupted')); };
@@ -89,16 +91,38 @@ export async function applyCommand(inv: Invocation, cfg: Config, d: DesiredState
         publicKeys: keys, waitReachable: inv.globals.wait, progress: (name, m) => progress.update(name, m),
       }, {
         parallel, signal: abort.signal, keepStorage: inv.flags['keep-storage'] === true, cleanupData: inv.flags['cleanup-data'] === true, force: inv.flags.force === true,
-        onStart: (c) => progress.start(lineOf(c), `${c.resource_type === 'server' ? '' : `${c.name}: `}${c.action} …`),
-        onEnd: (c, o, note) => progress.end(lineOf(c), o.status, `${c.resource_type === 'server' ? '' : `${c.name}: `}${o.status === 'done' ? `${note ?? PAST[c.action] ?? c.action} (${(o.ms / 1000).toFixed(1)}s)` : o.status === 'failed' ? `failed: ${o.error.message}` : `skipped: ${o.reason}`}`),
+        onStart: (c) => { rec?.start(c).catch(() => undefined); progress.start(lineOf(c), `${c.resource_type === 'server' ? '' : `${c.name}: `}${c.action} …`); },
+        onEnd: (c, o, note) => { rec?.end(c, o, note).catch(() => undefined); progress.end(lineOf(c), o.status, `${c.resource_type === 'server' ? '' : `${c.name}: `}${o.status === 'done' ? `${note ?? PAST[c.action] ?? c.action} (${(o.ms / 1000).toFixed(1)}s)` : o.status === 'failed' ? `failed: ${o.error.message}` : `skipped: ${o.reason}`}`); },
       });
     });
   } finally {
     progress.stop();
     process.removeListener('SIGINT', onSigint);
     await run.close();
+    await rec?.finish().catch(() => undefined);
+    await rec?.store.close();
   }
-  return outcome(inv, plan, result);
+  return outcome(inv, plan, result, rec?.workflowId);
+}
+
+/**
+ * The run as a workflow in the workflow store (engine/record.ts), so `workflow list` shows it. A
+ * store that cannot be opened does not stop the run: the resource records are written anyway.
+ */
+async function recorder(inv: Invocation, cfg: Config, plan: Plan, active: PlanChange[], parallel: number) {
+  try {
+    const [{ openWorkflowStore }, { recordPlanRun }] = await Promise.all([import('../../engine/host.js'), import('../../engine/record.js')]);
+    const store = await openWorkflowStore(cfg);
+    try {
+      return Object.assign(await recordPlanRun(store, plan, active, { submitted_by: `local:${userInfo().username}`, parallel }), { store });
+    } catch (e) {
+      await store.close();
+      throw e;
+    }
+  } catch (e) {
+    inv.warn(`this run is not recorded as a workflow: ${asProvError(e).message}`);
+    return undefined;
+  }
 }
 
 function failureLines(x: ChangeResult, c: ReturnType<typeof colors>): string[] {
@@ -112,7 +136,7 @@ function failureLines(x: ChangeResult, c: ReturnType<typeof colors>): string[] {
   return out;
 }
 
-function outcome(inv: Invocation, plan: Plan, r: ApplyResult): Result {
+function outcome(inv: Invocation, plan: Plan, r: ApplyResult, workflowId?: string): Result {
   const c = colors(useColor(inv, inv.io.stdoutIsTTY));
   const lines: string[] = [];
   for (const x of r.results) {
@@ -127,5 +151,5 @@ function outcome(inv: Invocation, plan: Plan, r: ApplyResult): Result {
     : c.bold(`${verb}: ${r.done} of ${r.results.length} done.`));
   const codes = [...new Set(r.results.filter((x) => x.error).map((x) => x.error!.code))];
   const exitCode = r.failed + r.skipped === 0 ? 0 : codes.length === 1 ? exitCodeFor(codes[0]!) : 1;
-  return { data: { plan, ...r }, view: { kind: 'text', text: lines.join('\n') + '\n' }, exitCode };
+  return { data: { plan, ...r, ...(workflowId ? { workflow_id: workflowId } : {}) }, view: { kind: 'text', text: lines.join('\n') + '\n' }, exitCode };
 }

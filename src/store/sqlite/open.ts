@@ -62,3 +62,22 @@ export function snapshotStateDbFile(wsPath: string, dest: string): boolean {
   }
   return true;
 }
+
+/**
+ * Run a write, waiting for SQLite's write lock without blocking the event loop. better-sqlite3
+ * waits for a busy database synchronously; in a process where another connection holds the
+ * write lock across `await`s (the workflow store's transactions), a synchronous wait would never
+ * end, because the holder cannot run until it returns. Connections that use this have
+ * busy_timeout 0 and retry here instead.
+ */
+export async function whenWritable<T>(write: () => T, timeoutMs = 5000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (let pause = 2; ; pause = Math.min(pause * 2, 50)) {
+    try {
+      return write();
+    } catch (e) {
+      if ((e as { code?: string }).code !== 'SQLITE_BUSY' || Date.now() >= deadline) throw e;
+      await new Promise((res) => setTimeout(res, pause));
+    }
+  }
+}

@@ -1,7 +1,7 @@
 import { hostname } from 'node:os';
 import type Database from 'better-sqlite3';
 import type { AppliedChange, LockRecord, ResourceState, StateStore } from '../types.js';
-import { openStateDb } from './open.js';
+import { openStateDb, whenWritable } from './open.js';
 
 /** The SQLite state store of one workspace. Queries are prepared once; writes batch in one transaction. */
 export class SqliteStateStore implements StateStore {
@@ -9,7 +9,8 @@ export class SqliteStateStore implements StateStore {
   private readonly q;
 
   constructor(wsPath: string) {
-    this.db = openStateDb(wsPath);
+    // writes wait in whenWritable, never in SQLite's synchronous busy handler
+    this.db = openStateDb(wsPath, { busyTimeoutMs: 0 });
     const db = this.db;
     this.q = {
       list: db.prepare(`SELECT doc FROM resources WHERE workspace = ? AND (? IS NULL OR infra = ?) AND (? IS NULL OR kind = ?)
@@ -43,14 +44,14 @@ export class SqliteStateStore implements StateStore {
 
   async applyChanges(changes: Parameters<StateStore['applyChanges']>[0]): Promise<void> {
     const now = new Date().toISOString();
-    this.db.transaction(() => {
+    await whenWritable(() => this.db.transaction(() => {
       for (const c of changes) {
         const r = c.record;
         this.q.upsert.run({ id: r.id, kind: r.kind, workspace: r.workspace, infra: r.infra, name: r.name, parent: r.parent ?? null, status: r.status,
           checksum: r.checksum, generation: r.generation, doc: JSON.stringify(r), created_at: r.created_at, updated_at: r.updated_at });
         this.q.change.run(r.id, c.action, r.generation, r.checksum, c.workflow_id ?? null, c.command, JSON.stringify(c.diff ?? {}), now);
       }
-    })();
+    })());
   }
 
   async history(f: { resource_id?: string; limit?: number }): Promise<AppliedChange[]> {
@@ -61,17 +62,17 @@ export class SqliteStateStore implements StateStore {
 
   async tryLock(lock: LockRecord): Promise<{ acquired: true; replaced?: LockRecord } | { acquired: false; held: LockRecord }> {
     // BEGIN IMMEDIATE: the read and the write happen under SQLite's write lock, so two processes cannot both win.
-    return this.db.transaction(() => {
+    return whenWritable(() => this.db.transaction(() => {
       const held = this.rowToLock(this.q.lockGet.get(lock.scope));
       if (held && held.holder !== lock.holder && !isStale(held)) return { acquired: false as const, held };
       this.q.lockPut.run({ ...lock, pid: lock.pid ?? null, expires_at: lock.expires_at ?? null });
       return held && held.holder !== lock.holder ? { acquired: true as const, replaced: held } : { acquired: true as const };
-    }).immediate();
+    }).immediate());
   }
 
   async releaseLock(scope: string, holder?: string): Promise<boolean> {
     const h = holder ?? null;
-    return this.q.lockDel.run(scope, h, h).changes > 0;
+    return whenWritable(() => this.q.lockDel.run(scope, h, h).changes > 0);
   }
 
   async locks(): Promise<LockRecord[]> {
