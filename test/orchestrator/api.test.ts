@@ -140,6 +140,26 @@ describe('orchestrator HTTP API', () => {
     assert.equal(e.details.idempotency_key, key['idempotency-key']);
   });
 
+  it('Idempotency-Key: a second arrival while the first is handled is 409 IDEMPOTENCY_IN_PROGRESS', async () => {
+    const started = join(h.home, 'idem.started');
+    const go = join(h.home, 'idem.go');
+    const body = { name: 'idem-wait', wait: true, operations: [script('a', `touch ${started}; while [ ! -f ${go} ]; do sleep 0.05; done`)] };
+    const key = { 'idempotency-key': `busy-${Date.now()}` };
+    const first = h.api('POST', '/api/v1/workflows', body, key);
+    await until(() => fileExists(started), 'the first request to run its workflow');
+    const n = await h.workflows();
+    const e = await h.api('POST', '/api/v1/workflows', body, key);
+    assert.equal(e.status, 409);
+    assert.equal(e.body.error.code, 'IDEMPOTENCY_IN_PROGRESS');
+    writeFileSync(go, '');
+    const r = await first;
+    assert.equal(r.status, 200);
+    const replay = await h.api('POST', '/api/v1/workflows', body, key);
+    assert.equal(replay.status, 200);
+    assert.equal(replay.body.data.id, r.body.data.id);
+    assert.equal(await h.workflows(), n);
+  });
+
   it('pages lists with meta, X-Total-Count and Link', async () => {
     for (let i = 0; i < 3; i++) assert.equal((await h.api('POST', '/api/v1/workflows', { name: `page-${i}`, check_mode: true, labels: { set: 'paging' }, operations: [script('a', 'true')] })).status, 202);
     const p1 = await h.api('GET', '/api/v1/workflows?label=set=paging&limit=2');
