@@ -16,7 +16,8 @@ import { buildWorkflow, type BuildOptions, type InfraIndex } from '../workflow/s
 import type { OperationRow, WorkflowRow } from '../workflow/types.js';
 import type { EngineOptions } from './worker.js';
 
-const msOf = (cfg: Config, key: string) => parseDuration(cfg.get(key) as string)! * 1000;
+/** config durations are milliseconds already (config/schema.ts) */
+const msOf = (cfg: Config, key: string) => parseDuration(cfg.get(key))!;
 
 export async function openWorkflowStore(cfg: Config): Promise<WorkflowStore> {
   const url = String(cfg.get('orchestrator.storage.url'));

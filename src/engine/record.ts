@@ -8,7 +8,7 @@
  * operation runner, as it would for any engine.
  */
 import { hostname } from 'node:os';
-import { ulid } from 'ulidx';
+import { newId } from '../workflow/ids.js';
 import type { Plan, PlanChange } from '../plan/plan.js';
 import type { WorkflowStore } from '../store/workflows.js';
 import { Round, settle, setOpStatus, setWorkflowStatus, advance, newTaskId } from '../workflow/machine.js';
@@ -36,10 +36,10 @@ export async function recordPlanRun(store: WorkflowStore, plan: Plan, changes: P
   const now = Date.now();
   const iso = new Date(now).toISOString();
   const [kind, action] = plan.command.split(' ') as [string, string];
-  const owner = `cli:${hostname()}:${process.pid}:${ulid().slice(-6)}`;
+  const owner = `cli:${hostname()}:${process.pid}:${newId('i').slice(-6)}`;
   const ids = new Map(changes.map((c) => [c.order, opId(c)]));
   const wf: WorkflowRow = {
-    id: `wf_${ulid(now)}`, name: plan.command.replace(' ', '-'), kind: kind === 'server' || kind === 'taskserv' || kind === 'cluster' ? kind : 'custom',
+    id: newId('wf', now), name: plan.command.replace(' ', '-'), kind: kind === 'server' || kind === 'taskserv' || kind === 'cluster' ? kind : 'custom',
     action: action === 'create' || action === 'delete' ? action : 'update', workspace: plan.workspace, infra: plan.infra, environment: plan.environment,
     status: 'queued', check_mode: false, execution: 'direct', priority: 50, parallel_limit: o.parallel, rollback_enabled: false, fail_fast: false, version: null,
     progress: 0, current_step: null, last_checkpoint_id: null, submitted_by: o.submitted_by, labels: { command: plan.command.replace(' ', '_') },

@@ -7,7 +7,7 @@
  * `kill -9`) loses them and its operations are re-examined by whoever looks next.
  */
 import { hostname } from 'node:os';
-import { ulid } from 'ulidx';
+import { newId } from '../workflow/ids.js';
 import { asProvError } from '../errors/index.js';
 import type { WorkflowStore } from '../store/workflows.js';
 import { claim, recover, Round, settle, type Outcome } from '../workflow/machine.js';
@@ -62,7 +62,7 @@ export class Engine {
   readonly stats = { rounds: 0, started: 0 };
 
   constructor(private readonly store: WorkflowStore, private readonly runner: OperationRunner, private readonly o: EngineOptions) {
-    this.instanceId = o.instanceId ?? `${hostname()}:${process.pid}:${ulid().slice(-6)}`;
+    this.instanceId = o.instanceId ?? `${hostname()}:${process.pid}:${newId('i').slice(-6)}`;
   }
 
   async start(): Promise<void> {

@@ -7,7 +7,7 @@
  * rollback record, so the caller writes them together.
  */
 import { createHash } from 'node:crypto';
-import { ulid } from 'ulidx';
+import { newId } from './ids.js';
 import { ProvError } from '../errors/index.js';
 import type { Checkpoint, NewEvent, NewLog, OperationRow, Rollback, Status, TaskError, WorkflowRow } from './types.js';
 import { FINAL } from './types.js';
@@ -16,7 +16,7 @@ const ENDED_BAD: ReadonlySet<Status> = new Set(['failed', 'skipped', 'cancelled'
 const ROLLBACK_TYPES_UNDOABLE = (op: OperationRow) => !op.type.endsWith('_delete');
 
 export const taskKind = (op: Pick<OperationRow, 'type'>) => op.type.replace('_', '.');
-export const newTaskId = () => `tsk_${ulid()}`;
+export const newTaskId = () => newId('tsk');
 
 /** What happened to one leased operation (a run, or a compensation during a rollback). */
 export interface Outcome {
@@ -140,12 +140,19 @@ function progressOf(ops: OperationRow[]): number {
   return Math.round(((done + partial) / ops.length) * 1000) / 10;
 }
 
+/** The completed operations in completion order, kept on the workflow so a checkpoint costs a copy, not a sort of every operation. */
+function completedIds(w: WorkflowRow, ops: OperationRow[]): string[] {
+  w.completed_ids ??= ops.filter((o) => o.status === 'completed').sort((a, b) => (a.completed_order ?? 0) - (b.completed_order ?? 0)).map((o) => o.id);
+  return w.completed_ids;
+}
+
 function checkpoint(r: Round, w: WorkflowRow, ops: OperationRow[], trigger: Checkpoint['trigger'], name: string | null = null, description: string | null = null): Checkpoint {
-  const completed = ops.filter((o) => o.status === 'completed').sort((a, b) => (a.completed_order ?? 0) - (b.completed_order ?? 0)).map((o) => o.id);
-  const state = JSON.stringify(ops.map((o) => [o.id, o.status, o.attempt]));
+  const completed = [...completedIds(w, ops)];
+  // a hash chain over the checkpoints: each covers the previous one and what completed since
+  w.state_sha256 = createHash('sha256').update(`${w.state_sha256 ?? ''}\n${trigger}:${w.completions}:${completed.at(-1) ?? ''}`).digest('hex');
   w.checkpoints += 1;
-  const c: Checkpoint = { id: `ckpt_${ulid()}`, workflow_id: w.id, seq: w.checkpoints, trigger, name, description, completed_operations: completed,
-    state_sha256: createHash('sha256').update(state).digest('hex'), size_bytes: Buffer.byteLength(state), created_at: r.iso, created_by: r.actor };
+  const c: Checkpoint = { id: newId('ckpt'), workflow_id: w.id, seq: w.checkpoints, trigger, name, description, completed_operations: completed,
+    state_sha256: w.state_sha256, size_bytes: completed.reduce((n, id) => n + id.length + 3, 2), created_at: r.iso, created_by: r.actor };
   w.last_checkpoint_id = c.id;
   r.checkpoints.push(c);
   r.touchWf(w);
@@ -269,6 +276,7 @@ export function settle(r: Round, w: WorkflowRow, ops: OperationRow[], outcomes: 
     if (out.ok) {
       o.result = out.result ?? null;
       o.resources = out.resources ?? [];
+      completedIds(w, ops).push(o.id);
       w.completions += 1;
       o.completed_order = w.completions;
       o.error = null;
@@ -351,7 +359,7 @@ export function startRollback(r: Round, w: WorkflowRow, ops: OperationRow[], req
     chosen = ops.filter((o) => o.status === 'completed' && !before.has(o.id));
   }
   checkpoint(r, w, ops, 'pre_rollback');
-  const rb: Rollback = { id: `rb_${ulid()}`, workflow_id: w.id, mode: req.mode, checkpoint_id: req.checkpoint_id, operation_ids: req.operation_ids, status: 'running',
+  const rb: Rollback = { id: newId('rb'), workflow_id: w.id, mode: req.mode, checkpoint_id: req.checkpoint_id, operation_ids: req.operation_ids, status: 'running',
     actions: { total: 0, executed: 0, failed: 0, skipped: 0 }, requested_by: req.requested_by, reason: req.reason, started_at: r.iso, completed_at: null, duration_ms: null, error: null };
   for (const o of chosen) {
     if (!o.spec.rollback || !ROLLBACK_TYPES_UNDOABLE(o)) {
@@ -421,6 +429,8 @@ export function resume(r: Round, w: WorkflowRow, ops: OperationRow[], checkpoint
       setOpStatus(r, w, o, 'pending', null);
     }
     w.rollback_after_cancel = false;
+    w.completed_ids = undefined;
+    completedIds(w, ops);
     setWorkflowStatus(r, w, 'queued');
   }
   advance(r, w, ops);

@@ -4,7 +4,7 @@
  * `server_create` of the same workflow creates depends on it), references checked. Pure: the
  * infra is given as an index.
  */
-import { ulid } from 'ulidx';
+import { newId } from './ids.js';
 import { ProvError } from '../errors/index.js';
 import { topoOrder } from '../graph/topo.js';
 import { parseDuration, type BatchWorkflow, type Operation } from '../model/index.js';
@@ -45,7 +45,7 @@ export interface BuildOptions {
 const ms = (d: string | number | undefined): number | undefined => (d === undefined ? undefined : parseDuration(d)! * 1000);
 
 export function buildWorkflow(wf: BatchWorkflow, o: BuildOptions): { workflow: WorkflowRow; operations: OperationRow[] } {
-  const id = `wf_${ulid(o.now)}`;
+  const id = newId('wf', o.now);
   const iso = new Date(o.now).toISOString();
   const specs = wf.operations.map((op) => operationSpec(op, wf, o));
   addImplicitEdges(specs);

@@ -132,6 +132,10 @@ export interface WorkflowRow {
   completions: number;
   /** checkpoints so far */
   checkpoints: number;
+  /** ids of completed operations in completion order (rebuilt from the operations when absent) */
+  completed_ids?: string[];
+  /** the hash chain of the checkpoints so far */
+  state_sha256?: string;
   /** the rollback being run, when rolling back */
   rollback_id: string | null;
   /** a cancel asked for a rollback afterwards */

@@ -1,5 +1,5 @@
 import pg from 'pg';
-import { ulid } from 'ulidx';
+import { newId } from '../../workflow/ids.js';
 import { ProvError } from '../../errors/index.js';
 import type {
   Checkpoint, Event, IdempotencyRecord, LogEntry, LogFilter, NewLog, OperationRow, Page, Rollback,
@@ -256,7 +256,7 @@ export class PostgresWorkflowStore implements WorkflowStore {
           .rows.map((r) => Number(r.seq)).sort((a, b) => a - b);
         const timestamp = new Date().toISOString();
         const events = es.map((e, i): Event => ({
-          type: 'event', id: `evt_${ulid()}`, seq: seqs[i]!, event_type: e.event_type, category: e.category, timestamp, source: 'orchestrator',
+          type: 'event', id: newId('evt'), seq: seqs[i]!, event_type: e.event_type, category: e.category, timestamp, source: 'orchestrator',
           ...(e.workflow_id ? { workflow_id: e.workflow_id } : {}), ...(e.task_id ? { task_id: e.task_id } : {}), data: e.data, metadata: e.metadata ?? {},
         }));
         await c.query(`INSERT INTO events (seq, workflow_id, timestamp, doc)

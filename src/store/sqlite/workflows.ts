@@ -1,7 +1,7 @@
 import { statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import type Database from 'better-sqlite3';
-import { ulid } from 'ulidx';
+import { newId } from '../../workflow/ids.js';
 import type {
   Checkpoint, Event, IdempotencyRecord, LogEntry, LogFilter, NewEvent, NewLog, OperationRow, Page, Rollback,
   TaskFilter, WorkerRow, WorkflowFilter, WorkflowRow,
@@ -143,7 +143,7 @@ export class SqliteWorkflowStore implements WorkflowStore {
     const timestamp = new Date().toISOString();
     const info = this.q.insEvent.run(e.workflow_id ?? null, timestamp, '{}');
     const seq = Number(info.lastInsertRowid);
-    const ev: Event = { type: 'event', id: `evt_${ulid()}`, seq, event_type: e.event_type, category: e.category, timestamp, source: 'orchestrator',
+    const ev: Event = { type: 'event', id: newId('evt'), seq, event_type: e.event_type, category: e.category, timestamp, source: 'orchestrator',
       ...(e.workflow_id ? { workflow_id: e.workflow_id } : {}), ...(e.task_id ? { task_id: e.task_id } : {}), data: e.data, metadata: e.metadata ?? {} };
     this.q.setEventDoc.run(JSON.stringify(ev), seq);
     return ev;
