@@ -11,6 +11,8 @@ import type { Checkpoint, OperationRow, Rollback, WorkflowRow } from '../workflo
 
 /** Save everything a round changed, in the caller's transaction. */
 export async function persist(t: WorkflowTx, r: Round): Promise<void> {
+  // every save is a new revision: an engine that cached the operations of an older one reloads them
+  for (const w of r.workflows.values()) w.rev = (w.rev ?? 0) + 1;
   if (r.workflows.size) await t.saveWorkflows([...r.workflows.values()]);
   if (r.ops.size) await t.saveOperations([...r.ops.values()]);
   for (const rb of r.rollbacks.values()) await t.saveRollback(rb);
@@ -20,10 +22,11 @@ export async function persist(t: WorkflowTx, r: Round): Promise<void> {
 }
 
 /** Lock workflows and load their operations (and the rollback in progress) into the round. */
-export async function load(store: WorkflowStore, t: WorkflowTx, r: Round, ws: WorkflowRow[]): Promise<Map<string, OperationRow[]>> {
-  const ops = await t.operations(ws.map((w) => w.id));
-  const by = new Map<string, OperationRow[]>(ws.map((w) => [w.id, []]));
-  for (const o of ops) by.get(o.workflow_id)?.push(o);
+export async function load(store: WorkflowStore, t: WorkflowTx, r: Round, ws: WorkflowRow[], cached?: (w: WorkflowRow) => OperationRow[] | undefined): Promise<Map<string, OperationRow[]>> {
+  const by = new Map<string, OperationRow[]>();
+  const missing = ws.filter((w) => { const c = cached?.(w); if (c) by.set(w.id, c); return !c; });
+  for (const w of missing) by.set(w.id, []);
+  for (const o of await t.operations(missing.map((w) => w.id))) by.get(o.workflow_id)?.push(o);
   for (const w of ws) {
     if (w.rollback_id && !r.rollbacks.has(w.rollback_id)) {
       const rb = await store.getRollback(w.rollback_id);

@@ -10,7 +10,8 @@ import { parseDuration } from '../config/schema.js';
 import { listInfras } from '../config/target.js';
 import { ProvError } from '../errors/index.js';
 import { loadDesired } from '../infra/desired.js';
-import { assertValid, validateWorkflow, type BatchWorkflow } from '../model/index.js';
+import { topoOrder } from '../graph/topo.js';
+import { assertValid, normalizeWorkflowInput, validateWorkflow, type BatchWorkflow } from '../model/index.js';
 import type { WorkflowStore } from '../store/workflows.js';
 import { buildWorkflow, type BuildOptions, type InfraIndex } from '../workflow/spec.js';
 import type { OperationRow, WorkflowRow } from '../workflow/types.js';
@@ -86,11 +87,21 @@ export type SubmitOptions = Omit<BuildOptions, 'infra' | 'knownInfras' | 'now'>;
  * every problem), then targets against the infras (UNKNOWN_REFERENCE), cycles (DEPENDENCY_CYCLE).
  */
 export async function prepareWorkflow(raw: unknown, o: SubmitOptions & { wsPath: string; env: Record<string, string | undefined>; file?: string }): Promise<{ spec: BatchWorkflow; workflow: WorkflowRow; operations: OperationRow[] }> {
-  const spec = assertValid(validateWorkflow(raw, o.file ? { file: o.file } : {}));
+  const checked = validateWorkflow(raw, o.file ? { file: o.file } : {});
+  if (checked.errors.length && checked.errors.every((p) => p.code === 'DEF_CYCLE')) throw cycleError(raw);
+  const spec = assertValid(checked);
   const idx = infraIndexer(o.wsPath, o.env);
   const wanted = new Set<string>([spec.infra ?? o.defaultInfra ?? '', ...spec.operations.map((op) => (typeof op.target === 'object' && op.target && 'infra' in op.target ? op.target.infra ?? '' : ''))]);
   const loaded = new Map<string, InfraIndex>();
   for (const n of wanted) { if (!n) continue; const i = await idx.load(n); if (i) loaded.set(n, i); }
   const built = buildWorkflow(spec, { ...o, infra: (n) => loaded.get(n), knownInfras: idx.names, now: Date.now() });
   return { spec, ...built };
+}
+
+/** A definition whose only problem is a cycle is DEPENDENCY_CYCLE (api.md §6.2), with the loop as a list. */
+function cycleError(raw: unknown): ProvError {
+  const ops = ((normalizeWorkflowInput(raw) as { operations: { id: string; dependencies?: string[]; after?: string[] }[] }).operations);
+  const order = topoOrder(ops.map((x) => x.id), (id) => { const x = ops.find((y) => y.id === id)!; return [...(x.dependencies ?? []), ...(x.after ?? [])]; });
+  const cycle = order.ok ? [] : order.cycle;
+  return new ProvError('DEPENDENCY_CYCLE', `dependency cycle: ${[...cycle, cycle[0]].join(' → ')}`, { details: { cycle }, hint: 'remove one of these dependencies (`dependencies` or `after`)' });
 }

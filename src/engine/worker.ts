@@ -12,7 +12,7 @@ import { asProvError } from '../errors/index.js';
 import type { WorkflowStore } from '../store/workflows.js';
 import { claim, recover, Round, settle, type Outcome } from '../workflow/machine.js';
 import type { LogLevel, NewLog, OperationRow, ResourceRef, TaskError, WorkflowRow } from '../workflow/types.js';
-import { FINAL } from '../workflow/types.js';
+import { ACTIVE, FINAL } from '../workflow/types.js';
 import { load, persist } from './control.js';
 
 export interface TaskIO {
@@ -57,6 +57,7 @@ export class Engine {
   private unsubscribe: (() => void) | undefined;
   private deadOwners: string[] = [];
   private recoverDue = true;
+  private readonly opsCache = new Map<string, { rev: number; ops: OperationRow[] }>();
   private readonly startedAt = new Date().toISOString();
   /** rounds and operations run, for tests and the bench */
   readonly stats = { rounds: 0, started: 0 };
@@ -178,6 +179,7 @@ export class Engine {
     try {
       res = await this.roundTx(now, outcomes, logs, recoverNow);
     } catch (e) {
+      this.opsCache.clear(); // the round's changes to cached rows were rolled back
       this.outcomes.unshift(...outcomes);
       this.logs.unshift(...logs);
       if (recoverNow) this.recoverDue = true;
@@ -193,11 +195,13 @@ export class Engine {
       r.logs.push(...logs);
       const touched = new Map<string, WorkflowRow>();
       const opsOf = new Map<string, OperationRow[]>();
-      const take = async (ids: string[]) => {
+      // operations of a workflow this instance saved last are reused; a recovery reads leases fresh
+      const cached = (w: WorkflowRow) => { const c = this.opsCache.get(w.id); return c && c.rev === w.rev ? c.ops : undefined; };
+      const take = async (ids: string[], fresh_ = false) => {
         const fresh = ids.filter((id) => !touched.has(id)).sort();
         if (!fresh.length) return;
         const ws = await t.lockWorkflows({ ids: fresh });
-        const by = await load(this.store, t, r, ws);
+        const by = await load(this.store, t, r, ws, fresh_ ? undefined : cached);
         for (const w of ws) { touched.set(w.id, w); opsOf.set(w.id, by.get(w.id)!); }
       };
       if (outcomes.length) {
@@ -208,7 +212,7 @@ export class Engine {
         const expired = await t.expiredLeases(now, this.deadOwners);
         const mine = new Set(this.running.keys());
         const ids = expired.filter((id) => !this.o.only || this.o.only.includes(id));
-        await take(ids);
+        await take(ids, true);
         for (const id of ids) {
           const w = touched.get(id);
           if (w) recover(r, w, opsOf.get(id)!, (op) => !mine.has(op.task_id) && (op.lease_expires_at! < now || this.deadOwners.includes(op.lease_owner!)), (op) => this.runner.retrySafe(op));
@@ -216,10 +220,14 @@ export class Engine {
       }
       let free = this.o.capacity - this.running.size;
       if (free > 0 && !this.draining) {
-        const ws = await t.lockWorkflows({ claimable: true, now, limit: free, ...(this.o.only ? { only: this.o.only } : {}) });
-        const fresh = ws.filter((w) => !touched.has(w.id));
-        const by = await load(this.store, t, r, fresh);
+        // workflows this round already holds and just made ready (a completion freed a slot and
+        // queued dependents; a recovery queued work again) go first: their stored wake time is stale
+        const held = [...touched.values()].filter((w) => ACTIVE.includes(w.status) && w.wake_at !== null && w.wake_at <= now);
+        const found = await t.lockWorkflows({ claimable: true, now, limit: free, ...(this.o.only ? { only: this.o.only } : {}) });
+        const fresh = found.filter((w) => !touched.has(w.id));
+        const by = await load(this.store, t, r, fresh, cached);
         for (const w of fresh) { touched.set(w.id, w); opsOf.set(w.id, by.get(w.id)!); }
+        const ws = [...held, ...found.filter((w) => !held.some((h) => h.id === w.id))];
         for (const w of ws) {
           if (free <= 0) break;
           const w2 = touched.get(w.id)!;
@@ -229,6 +237,10 @@ export class Engine {
         }
       }
       await persist(t, r);
+      for (const [id, w] of touched) {
+        if (FINAL.has(w.status)) this.opsCache.delete(id);
+        else this.opsCache.set(id, { rev: w.rev ?? 0, ops: opsOf.get(id)! });
+      }
       const watched = this.o.only ? await Promise.all(this.o.only.map(async (id) => touched.get(id) ?? (await this.store.getWorkflow(id))!)) : [];
       return { claimed: r.claimed, watched, byWf: touched };
     });

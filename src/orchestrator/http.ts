@@ -40,18 +40,10 @@ export function errorBody(e: ProvError, requestId: string): { status: number; bo
   return { status: statusOf(wire.code), body: { success: false, error: { ...wire, ...(e.hint ? { hint: e.hint } : {}), request_id: requestId } } };
 }
 
-/**
- * Definition problems keep their shape as `issues` (§6.2); a definition whose only problem is a
- * cycle is DEPENDENCY_CYCLE, as a cycle found while building is.
- */
+/** Definition problems keep their shape as `issues` (§6.2). */
 function wireError(e: ProvError): { code: string; message: string; details: Record<string, unknown> } {
   if (e.code !== 'DEFINITION_INVALID' || !Array.isArray(e.details.errors)) return { code: e.code, message: e.message, details: e.details };
   const issues = e.details.errors as { code: string; message: string }[];
-  if (issues.length && issues.every((p) => p.code === 'DEF_CYCLE')) {
-    // rules.ts words it "dependency cycle: a → b → a"
-    const cycle = issues[0]!.message.replace(/^.*?: /, '').split(' → ').slice(0, -1);
-    return { code: 'DEPENDENCY_CYCLE', message: issues[0]!.message, details: { cycle, issues } };
-  }
   return { code: e.code, message: issues.length === 1 ? issues[0]!.message : e.message, details: { issues } };
 }
 

@@ -136,6 +136,8 @@ export interface WorkflowRow {
   completed_ids?: string[];
   /** the hash chain of the checkpoints so far */
   state_sha256?: string;
+  /** revision: incremented by every save */
+  rev?: number;
   /** the rollback being run, when rolling back */
   rollback_id: string | null;
   /** a cancel asked for a rollback afterwards */
