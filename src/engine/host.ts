@@ -102,6 +102,8 @@ export async function prepareWorkflow(raw: unknown, o: SubmitOptions & { wsPath:
 function cycleError(raw: unknown): ProvError {
   const ops = ((normalizeWorkflowInput(raw) as { operations: { id: string; dependencies?: string[]; after?: string[] }[] }).operations);
   const order = topoOrder(ops.map((x) => x.id), (id) => { const x = ops.find((y) => y.id === id)!; return [...(x.dependencies ?? []), ...(x.after ?? [])]; });
-  const cycle = order.ok ? [] : order.cycle;
-  return new ProvError('DEPENDENCY_CYCLE', `dependency cycle: ${[...cycle, cycle[0]].join(' → ')}`, { details: { cycle }, hint: 'remove one of these dependencies (`dependencies` or `after`)' });
+  // topoOrder closes the loop (a → b → a); the list names each member once
+  const loop = order.ok ? [] : order.cycle;
+  const cycle = loop.slice(0, -1);
+  return new ProvError('DEPENDENCY_CYCLE', `dependency cycle: ${loop.join(' → ')}`, { details: { cycle }, hint: 'remove one of these dependencies (`dependencies` or `after`)' });
 }

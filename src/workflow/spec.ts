@@ -50,7 +50,7 @@ export function buildWorkflow(wf: BatchWorkflow, o: BuildOptions): { workflow: W
   const specs = wf.operations.map((op) => operationSpec(op, wf, o));
   addImplicitEdges(specs);
   const order = topoOrder(specs.map((s) => s.id), (n) => { const s = specs.find((x) => x.id === n)!; return [...s.depends_on, ...s.after, ...(s.implicit ?? [])]; });
-  if (!order.ok) throw new ProvError('DEPENDENCY_CYCLE', `dependency cycle: ${[...order.cycle, order.cycle[0]].join(' → ')}`, { details: { cycle: order.cycle } });
+  if (!order.ok) throw new ProvError('DEPENDENCY_CYCLE', `dependency cycle: ${order.cycle.join(' → ')}`, { details: { cycle: order.cycle.slice(0, -1) } });
   const infraName = wf.infra ?? o.defaultInfra;
   const environment = infraName ? o.infra(infraName)?.environment ?? null : null;
   if (wf.environment && environment && wf.environment !== environment) {
