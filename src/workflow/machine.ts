@@ -203,6 +203,14 @@ export function advance(r: Round, w: WorkflowRow, ops: OperationRow[]): void {
       running: ops.filter((o) => o.status === 'running').length, skipped: ops.filter((o) => o.status === 'skipped').length };
     r.events.push({ event_type: 'WorkflowProgressUpdate', category: 'workflow', workflow_id: w.id, metadata: meta(w),
       data: { workflow_id: w.id, name: w.name, progress: w.progress, steps, current_step: w.current_step, eta_s: null } });
+    // api.md §4.4: at most one per second per batch, and always the last one
+    if (w.kind === 'batch' && (FINAL.has(w.status) || r.now - (w.batch_update_at ?? 0) >= 1000)) {
+      w.batch_update_at = r.now;
+      const n = (st: Status) => ops.filter((o) => o.status === st).length;
+      r.events.push({ event_type: 'BatchOperationUpdate', category: 'batch', workflow_id: w.id, metadata: meta(w),
+        data: { batch_id: w.id, name: w.name, status: w.status, progress: w.progress, operations: ops.map((o) => ({ id: o.id, status: o.status, progress: o.progress })),
+          totals: { total: ops.length, completed: n('completed'), failed: n('failed'), running: n('running'), pending: n('pending') + n('queued'), skipped: n('skipped') } } });
+    }
   }
 }
 

@@ -138,6 +138,8 @@ export interface WorkflowRow {
   state_sha256?: string;
   /** revision: incremented by every save */
   rev?: number;
+  /** when the last BatchOperationUpdate event was sent (epoch ms) */
+  batch_update_at?: number;
   /** the rollback being run, when rolling back */
   rollback_id: string | null;
   /** a cancel asked for a rollback afterwards */
