@@ -269,6 +269,6 @@ describe('config and env commands', () => {
     const all = await w.run(['validate', 'all']);
     assert.equal(all.code, 0, all.stderr);
     assert.match(all.stdout, /✓ infra 'web' valid: 0 servers, 0 taskservs, 0 clusters/);
-    assert.match(all.stdout, /workflows are not validated yet: that arrives with issue #6/);
+    assert.match(all.stdout, /workflow files are checked one at a time with `provisioning batch validate <file>`/);
   });
 });

@@ -62,10 +62,10 @@ describe('provisioning CLI (built binary)', () => {
   });
 
   it('says plainly that a registered command has not landed, and exits 2', async () => {
-    const r = await cli(['workflow', 'list']);
+    const r = await cli(['mcp', 'serve']);
     assert.equal(r.code, 2);
-    assert.match(r.stderr, /not available yet: it arrives with issue #6/);
-    const j = await cli(['batch', 'submit', 'x.ts', '--check', '--out', 'json']);
+    assert.match(r.stderr, /not available yet: it arrives with/);
+    const j = await cli(['mcp', 'serve', '--out', 'json']);
     assert.equal(j.code, 2);
     assert.equal(j.json().error.code, 'NOT_IMPLEMENTED');
   });

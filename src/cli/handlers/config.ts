@@ -284,7 +284,7 @@ export const validate: Handler = async (inv) => {
 export const validateAll: Handler = async (inv) => {
   const strict = inv.flags.strict === true;
   const state = buildState(loadOptions(inv, { requireWorkspace: true }));
-  const config = validateResult(inv, state, strict, { note: 'workflows are not validated yet: that arrives with issue #6 (workflows)' });
+  const config = validateResult(inv, state, strict, { note: 'workflow files are checked one at a time with `provisioning batch validate <file>`' });
   // Every infra of the workspace, each with its own config layer (and its declared environment).
   const { everyInfra, summaryLine } = await import('./infra.js');
   const { definitionInvalid, formatProblems } = await import('../../model/index.js');

@@ -13,14 +13,13 @@ import { createLogUpdate } from 'log-update';
 import type { Config } from '../../config/index.js';
 import { parseDuration } from '../../config/schema.js';
 import { WorkflowControl } from '../../engine/control.js';
-import { openWorkflowStore, prepareWorkflow } from '../../engine/host.js';
+import { engineOptions, openWorkflowStore, prepareWorkflow, workflowDefaults } from '../../engine/host.js';
 import { createOperationRunner } from '../../engine/operations.js';
-import { Engine, type EngineOptions } from '../../engine/worker.js';
+import { Engine } from '../../engine/worker.js';
 import { EXIT, ProvError, asProvError } from '../../errors/index.js';
 import { assertValid, loadDefinition, validateWorkflow } from '../../model/index.js';
 import { OrchestratorClient, type WireWorkflow } from '../../orchestrator/client.js';
 import type { WorkflowStore } from '../../store/workflows.js';
-import type { BuildOptions } from '../../workflow/spec.js';
 import { waves } from '../../workflow/spec.js';
 import { FINAL, type Event, type LogEntry, type OperationRow, type Status, type TaskError, type WorkflowFilter, type WorkflowKind, type WorkflowRow } from '../../workflow/types.js';
 import type { Invocation, Result } from '../context.js';
@@ -36,19 +35,6 @@ const workspaceOf = (cfg: Config) => cfg.target.workspace!;
 /** `batch …` commands act on batch workflows only (the API's /batches answers 404 for other kinds). */
 const kindOf = (inv: Invocation): WorkflowKind | undefined => (inv.spec.command.startsWith('batch ') ? 'batch' : undefined);
 const configMs = (cfg: Config, key: string) => parseDuration(cfg.get(key))!;
-
-/**
- * The engine's settings and the workflow defaults from config. engine/host.ts has
- * engineOptions/workflowDefaults for this, but they scale config durations (already in ms) by
- * 1000 again, so a 1h task timeout overflows setTimeout and fires at once; reported, use them
- * once fixed.
- */
-function engineSettings(cfg: Config, extra: Partial<EngineOptions>): EngineOptions {
-  return { capacity: Number(cfg.get('orchestrator.queue.max_concurrent_tasks')), leaseMs: configMs(cfg, 'orchestrator.storage.lease_ttl'), heartbeatMs: configMs(cfg, 'orchestrator.heartbeat_interval'), ...extra };
-}
-function defaultsOf(cfg: Config): BuildOptions['defaults'] {
-  return { parallel_limit: Number(cfg.get('execution.parallel_limit')), retries: Number(cfg.get('orchestrator.queue.retries')), retry_delay_ms: configMs(cfg, 'orchestrator.queue.retry_delay'), timeout_ms: configMs(cfg, 'orchestrator.queue.task_timeout') };
-}
 
 async function withStore<T>(inv: Invocation, fn: (store: WorkflowStore, cfg: Config) => Promise<T>): Promise<T> {
   const cfg = await inv.config({ requireWorkspace: true });
@@ -275,7 +261,7 @@ async function runHere(inv: Invocation, cfg: Config, store: WorkflowStore, id: s
   const ws = workspaceOf(cfg);
   const control = new WorkflowControl(store, actor());
   const { cliVersion } = await import('../main.js');
-  const engine = new Engine(store, createOperationRunner({ workspacePath: ws.path, env: inv.io.env }), engineSettings(cfg, { only: [id], version: cliVersion() }));
+  const engine = new Engine(store, createOperationRunner({ workspacePath: ws.path, env: inv.io.env }), engineOptions(cfg, { only: [id], version: cliVersion() }));
   const view = new RunView(inv, store, id);
   let interrupted = false;
   const onSigint = () => {
@@ -356,7 +342,7 @@ async function prepare(inv: Invocation, cfg: Config, overrides: { parallel_limit
   const def = await loadDefinition(file, { kind: 'workflow', displayPath: shown, env: inv.io.env, context: { workspace: ws.name, infra: cfg.target.infra ?? '', environment: cfg.target.environment } });
   assertValid(validateWorkflow(def.data, { file: shown, locate: def.locate }));
   const built = await prepareWorkflow(def.data, {
-    workspace: ws.name, kind: 'batch', execution: 'direct', submitted_by: actor(), defaultInfra: cfg.target.infra ?? null, defaults: defaultsOf(cfg),
+    workspace: ws.name, kind: 'batch', execution: 'direct', submitted_by: actor(), defaultInfra: cfg.target.infra ?? null, defaults: workflowDefaults(cfg),
     ...overrides, wsPath: ws.path, env: inv.io.env, file: shown,
   });
   return { shown, ...built };
