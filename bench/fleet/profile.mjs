@@ -1,8 +1,8 @@
 // bench/fleet: summaries of one profiled Provisioning command — the SSH trace of ssh-trace.mjs
 // (round trips per server, when the first one starts, how long they wait) and the V8 CPU profile
 // of `node --cpu-prof` (where the controller's CPU goes, by package or source area).
-import { readdirSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { readFileSync } from 'node:fs';
+import { loadCpuProfile } from '../lib/cpuprofile.mjs';
 import { median } from '../lib/report.mjs';
 
 /** Per-run SSH summary: ms before the first SSH connect, connect time, operations per server. */
@@ -43,12 +43,9 @@ const AREAS = [
 
 /** CPU time of one `--cpu-prof` profile by area, ms (idle excluded; module compilation counted apart). */
 export function summariseCpuProfile(dir) {
-  const file = readdirSync(dir).filter((f) => f.endsWith('.cpuprofile')).map((f) => join(dir, f))[0];
-  if (!file) return undefined;
-  const p = JSON.parse(readFileSync(file, 'utf8'));
-  const nodes = new Map(p.nodes.map((n) => [n.id, n]));
-  const parent = new Map();
-  for (const n of p.nodes) for (const c of n.children ?? []) parent.set(c, n.id);
+  const loaded = loadCpuProfile(dir);
+  if (!loaded) return undefined;
+  const { p, nodes, parent } = loaded;
   const memo = new Map();
   const area = (id) => {
     if (memo.has(id)) return memo.get(id);

@@ -1,8 +1,7 @@
 // bench/orchestrator: where one profiled throughput run spends its time. CPU: the V8 profile of
 // `node --cpu-prof`, only the samples inside the measured window, by area (the first rule that
 // matches the sample's stack wins). PostgreSQL: time per statement from the client's side.
-import { readdirSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { loadCpuProfile } from '../lib/cpuprofile.mjs';
 
 // [label, test on the leaf frame, test on any frame of the stack]
 const AREAS = [
@@ -20,11 +19,9 @@ const AREAS = [
 
 /** CPU ms by area inside [fromUs, toUs] (the profile's monotonic clock, as process.hrtime). */
 export function summariseCpuProfile(dir, fromUs, toUs) {
-  const file = readdirSync(dir).filter((f) => f.endsWith('.cpuprofile')).map((f) => join(dir, f))[0];
-  const p = JSON.parse(readFileSync(file, 'utf8'));
-  const nodes = new Map(p.nodes.map((n) => [n.id, n]));
-  const parent = new Map();
-  for (const n of p.nodes) for (const c of n.children ?? []) parent.set(c, n.id);
+  const loaded = loadCpuProfile(dir);
+  if (!loaded) return undefined;
+  const { p, nodes, parent } = loaded;
   const memo = new Map();
   const area = (id) => {
     if (memo.has(id)) return memo.get(id);

@@ -5,11 +5,10 @@
  * not grow after that point). Runs against SQLite and, when reachable, PostgreSQL.
  */
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { WorkflowControl } from '../../src/engine/control.js';
 import { assertValid, validateWorkflow } from '../../src/model/index.js';
@@ -17,9 +16,9 @@ import { SqliteWorkflowStore } from '../../src/store/sqlite/workflows.js';
 import type { WorkflowStore } from '../../src/store/workflows.js';
 import { buildWorkflow } from '../../src/workflow/spec.js';
 import { FINAL } from '../../src/workflow/types.js';
+import { startEngineProcess } from '../fixtures/engine-process.js';
 import { pgDatabase } from '../fixtures/postgres.js';
 
-const child = join(dirname(fileURLToPath(import.meta.url)), '..', 'fixtures', 'engine-child.js');
 const dir = mkdtempSync(join(tmpdir(), 'prov-crash-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
 
@@ -41,15 +40,6 @@ function batch(rand: () => number, log: string) {
   });
 }
 
-function start(storeArg: string): Promise<ChildProcess> {
-  const p = spawn(process.execPath, [child, storeArg, dir, '5'], { stdio: ['ignore', 'pipe', 'pipe'] });
-  let err = '';
-  p.stderr!.on('data', (b: Buffer) => { err += b.toString(); });
-  return new Promise((resolve, reject) => {
-    p.stdout!.on('data', (b: Buffer) => { if (b.toString().includes('ready')) resolve(p); });
-    p.on('exit', (code) => reject(new Error(`engine child exited with ${code} before it was ready:\n${err}`)));
-  });
-}
 
 const kill = (p: ChildProcess) => new Promise<void>((res) => { p.once('exit', () => res()); p.kill('SIGKILL'); });
 const counts = (log: string) => {
@@ -68,7 +58,7 @@ async function crashLoop(store: WorkflowStore, storeArg: string, seed: number): 
   let kills = 0;
   const deadline = Date.now() + 120_000;
   for (;;) {
-    const p = await start(storeArg);
+    const p = await startEngineProcess(storeArg, dir, 5);
     const w0 = await store.getOperations(workflow.id);
     const target = w0.filter((o) => o.status === 'completed').length + 1 + Math.floor(rand() * 8);
     // let it run to a random number of completions (or to the end), then kill it

@@ -3,31 +3,21 @@
  * operation runs exactly once, and both instances take part (leases with FOR UPDATE SKIP LOCKED).
  */
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { WorkflowControl } from '../../src/engine/control.js';
 import { assertValid, validateWorkflow } from '../../src/model/index.js';
 import { buildWorkflow } from '../../src/workflow/spec.js';
 import { FINAL } from '../../src/workflow/types.js';
+import { startEngineProcess } from '../fixtures/engine-process.js';
 import { pgDatabase } from '../fixtures/postgres.js';
 
-const child = join(dirname(fileURLToPath(import.meta.url)), '..', 'fixtures', 'engine-child.js');
 const dir = mkdtempSync(join(tmpdir(), 'prov-scale-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
 
-function start(url: string): Promise<ChildProcess> {
-  const p = spawn(process.execPath, [child, url, dir, '4'], { stdio: ['ignore', 'pipe', 'pipe'] });
-  let err = '';
-  p.stderr!.on('data', (b: Buffer) => { err += b.toString(); });
-  return new Promise((resolve, reject) => {
-    p.stdout!.on('data', (b: Buffer) => { if (b.toString().includes('ready')) resolve(p); });
-    p.on('exit', (code) => reject(new Error(`engine child exited with ${code}:\n${err}`)));
-  });
-}
 
 describe('two engine instances on one PostgreSQL database', () => {
   it('process a 100-operation batch with every operation exactly once', async (t) => {
@@ -37,7 +27,7 @@ describe('two engine instances on one PostgreSQL database', () => {
     const store = await PostgresWorkflowStore.open(db.url, { poolSize: 2 });
     const kids: ChildProcess[] = [];
     try {
-      kids.push(await start(db.url), await start(db.url));
+      kids.push(await startEngineProcess(db.url, dir, 4), await startEngineProcess(db.url, dir, 4));
       const log = join(dir, 'ops.log');
       writeFileSync(log, '');
       // not idempotent on purpose: a second run of any operation would show in the log

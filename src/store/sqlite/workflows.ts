@@ -13,6 +13,18 @@ import { openStateDbFile } from './open.js';
 const POLL_MS = 100;
 
 type Row = { doc: string };
+
+/** WHERE clauses and their arguments, built up filter by filter; `inList` skips empty filters. */
+function conditions() {
+  const where: string[] = [];
+  const args: unknown[] = [];
+  const inList = (col: string, vals?: readonly unknown[]) => {
+    if (!vals?.length) return;
+    where.push(`${col} IN (${vals.map(() => '?').join(',')})`);
+    args.push(...vals);
+  };
+  return { where, args, inList };
+}
 const parse = <T>(rows: Row[]): T[] => rows.map((r) => JSON.parse(r.doc) as T);
 
 /**
@@ -154,13 +166,7 @@ export class SqliteWorkflowStore implements WorkflowStore {
   }
 
   async listWorkflows(f: WorkflowFilter, page: Page): Promise<{ rows: WorkflowRow[]; total: number }> {
-    const where: string[] = [];
-    const args: unknown[] = [];
-    const inList = (col: string, vals?: readonly unknown[]) => {
-      if (!vals?.length) return;
-      where.push(`${col} IN (${vals.map(() => '?').join(',')})`);
-      args.push(...vals);
-    };
+    const { where, args, inList } = conditions();
     inList('status', f.status);
     inList('kind', f.kind);
     inList('infra', f.infra);
@@ -184,13 +190,7 @@ export class SqliteWorkflowStore implements WorkflowStore {
   }
 
   async listTasks(f: TaskFilter, page: Page): Promise<{ rows: OperationRow[]; total: number }> {
-    const where: string[] = [];
-    const args: unknown[] = [];
-    const inList = (col: string, vals?: readonly unknown[]) => {
-      if (!vals?.length) return;
-      where.push(`${col} IN (${vals.map(() => '?').join(',')})`);
-      args.push(...vals);
-    };
+    const { where, args, inList } = conditions();
     inList('o.status', f.status);
     inList('o.workflow_id', f.workflow_id);
     inList('o.id', f.operation_id);
@@ -234,10 +234,9 @@ export class SqliteWorkflowStore implements WorkflowStore {
   }
 
   async checkpoints(f: { workflow_id?: string; trigger?: string[]; from?: string; to?: string }, page: Page): Promise<{ rows: Checkpoint[]; total: number }> {
-    const where: string[] = [];
-    const args: unknown[] = [];
+    const { where, args, inList } = conditions();
     if (f.workflow_id) { where.push('workflow_id = ?'); args.push(f.workflow_id); }
-    if (f.trigger?.length) { where.push(`trigger IN (${f.trigger.map(() => '?').join(',')})`); args.push(...f.trigger); }
+    inList('trigger', f.trigger);
     if (f.from) { where.push('created_at >= ?'); args.push(f.from); }
     if (f.to) { where.push('created_at <= ?'); args.push(f.to); }
     const cond = where.length ? `WHERE ${where.join(' AND ')}` : '';
@@ -251,11 +250,10 @@ export class SqliteWorkflowStore implements WorkflowStore {
   }
 
   async rollbacks(f: { workflow_id?: string; status?: string[]; mode?: string[] }, page: Page): Promise<{ rows: Rollback[]; total: number }> {
-    const where: string[] = [];
-    const args: unknown[] = [];
+    const { where, args, inList } = conditions();
     if (f.workflow_id) { where.push('workflow_id = ?'); args.push(f.workflow_id); }
-    if (f.status?.length) { where.push(`status IN (${f.status.map(() => '?').join(',')})`); args.push(...f.status); }
-    if (f.mode?.length) { where.push(`mode IN (${f.mode.map(() => '?').join(',')})`); args.push(...f.mode); }
+    inList('status', f.status);
+    inList('mode', f.mode);
     const cond = where.length ? `WHERE ${where.join(' AND ')}` : '';
     const total = (this.db.prepare(`SELECT COUNT(*) AS n FROM rollbacks ${cond}`).get(...args) as { n: number }).n;
     const rows = parse<Rollback>(this.db.prepare(`SELECT doc FROM rollbacks ${cond} ORDER BY created_at DESC LIMIT ? OFFSET ?`).all(...args, page.limit, page.offset) as Row[]);
