@@ -18,7 +18,10 @@ export async function persist(t: WorkflowTx, r: Round): Promise<void> {
   for (const rb of r.rollbacks.values()) await t.saveRollback(rb);
   if (r.checkpoints.length) await t.insertCheckpoints(r.checkpoints);
   if (r.logs.length) await t.appendLogs(r.logs);
-  if (r.events.length) await t.appendEvents(r.events);
+  // a workflow's log lines also stream as LogEntry events (api.md §4.4), for WebSocket clients
+  const at = new Date(r.now).toISOString();
+  const logEvents = r.logs.filter((l) => l.workflow_id).map((l) => ({ event_type: 'LogEntry', category: 'log' as const, workflow_id: l.workflow_id!, ...(l.task_id ? { task_id: l.task_id } : {}), data: { ...l, timestamp: at } }));
+  if (r.events.length || logEvents.length) await t.appendEvents([...r.events, ...logEvents]);
 }
 
 /** Lock workflows and load their operations (and the rollback in progress) into the round. */

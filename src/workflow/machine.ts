@@ -289,6 +289,11 @@ export function settle(r: Round, w: WorkflowRow, ops: OperationRow[], outcomes: 
       o.completed_order = w.completions;
       o.error = null;
       setOpStatus(r, w, o, 'completed');
+      const change = o.type.endsWith('_delete') ? 'deleted' : o.type.endsWith('_update') ? 'updated' : 'created';
+      for (const res of o.resources) {
+        r.events.push({ event_type: 'ResourceChanged', category: 'resource', workflow_id: w.id, task_id: o.task_id, metadata: meta(w),
+          data: { change, provider: res.provider, resource_type: res.type, resource_id: res.id, name: res.name, infra: res.infra, workflow_id: w.id } });
+      }
       checkpoint(r, w, ops, 'operation');
     } else if (!out.final && w.status !== 'cancelling' && o.attempt < o.max_attempts) {
       const delay = Math.min(o.spec.retry_delay_ms * 2 ** (o.attempt - 1), MAX_RETRY_DELAY_MS);
