@@ -43,6 +43,10 @@ prov server list
 # nginx on web-01, redis on db-01, from Debian's archive: done only when their smoke tests pass
 prov taskserv create --yes
 prov taskserv list
+# the same infra as a durable workflow (workflows/site.toml): servers and taskservs are already
+# there, so their operations only check; then a script asks redis on db-01 for PONG
+[ -e workflows/site.toml ] && prov batch submit workflows/site.toml --direct
+prov workflow list
 echo
 echo "Next: cd $target && node $repo/bin/provisioning.js help   (or: npm link in $repo for the 'prov' command)"
 echo "Remove the servers again with: node $repo/bin/provisioning.js server delete --yes --force"

@@ -41,6 +41,8 @@ describe('workspace templates', () => {
     const infra = await loadInfra({ workspaceRoot: dir, infra: 'local', env, context: { workspace: 'demo', infra: 'local', environment: 'dev' } });
     assert.deepEqual(infra.settings.servers.map((s) => s.hostname), ['web-01', 'db-01']);
     assert.equal(infra.settings.labels?.workspace, 'demo');
+    const wf = await loadDefinition(join(dir, 'workflows', 'site.toml'), { kind: 'workflow', env });
+    assert.deepEqual(assertValid(validateWorkflow(wf.data)).operations.map((o) => `${o.id}:${o.type}`), ['servers:server_create', 'redis:taskserv_create', 'nginx:taskserv_create', 'ping:script']);
   });
 
   it('full: infra `main` with web and db servers and taskservs, and a valid workflow', async () => {
