@@ -32,6 +32,29 @@ const opType = (c: PlanChange): OperationSpec['type'] => {
   return c.resource_type === 'cluster' && act === 'update' ? 'cluster_create' : `${c.resource_type}_${act}` as OperationSpec['type'];
 };
 
+/** A plan's changes as workflow operations: one per change, the plan's order as dependencies (only ordering for a teardown, which goes on past failures as engine/apply.ts does). */
+export function planOperations(plan: Plan, changes: PlanChange[]): { change: PlanChange; id: string; type: OperationSpec['type']; servers: string[]; depends_on: string[]; after: string[] }[] {
+  const ids = new Map(changes.map((c) => [c.order, opId(c)]));
+  const soft = plan.command === 'cluster delete' || plan.command === 'infra delete';
+  return changes.map((c) => {
+    const deps = c.depends_on.map((d) => ids.get(d)).filter((x): x is string => Boolean(x));
+    return { change: c, id: ids.get(c.order)!, type: opType(c), servers: c.resource_type === 'cluster' ? [] : [c.server ?? c.name], depends_on: soft ? [] : deps, after: soft ? deps : [] };
+  });
+}
+
+/** The same operations as a workflow file's content, for submitting a plan to the orchestrator. */
+export function planAsWorkflow(plan: Plan, changes: PlanChange[], parallel: number): Record<string, unknown> {
+  return {
+    name: plan.command.replace(' ', '-'), infra: plan.infra, parallel_limit: parallel, rollback_enabled: false, continue_on_error: true,
+    labels: { command: plan.command.replace(' ', '_') },
+    operations: planOperations(plan, changes).map((o) => ({
+      id: o.id, type: o.type, description: o.change.reason, retries: 0,
+      target: o.change.resource_type === 'server' ? o.servers : o.change.resource_type === 'taskserv' ? { taskserv: o.change.name, servers: o.servers } : { cluster: o.change.name },
+      ...(o.depends_on.length ? { dependencies: o.depends_on } : {}), ...(o.after.length ? { after: o.after } : {}),
+    })),
+  };
+}
+
 export async function recordPlanRun(store: WorkflowStore, plan: Plan, changes: PlanChange[], o: { submitted_by: string; parallel: number }): Promise<PlanRecorder> {
   const now = Date.now();
   const iso = new Date(now).toISOString();
@@ -46,14 +69,12 @@ export async function recordPlanRun(store: WorkflowStore, plan: Plan, changes: P
     created_at: iso, started_at: null, completed_at: null, duration_ms: null, plan: { summary: plan.summary, changes: plan.changes.length }, result: null, error: null,
     wake_at: null, completions: 0, checkpoints: 0, rollback_id: null, rollback_after_cancel: false, deadline: null, workdir: null,
   };
-  // a teardown goes on past failures (engine/apply.ts keepGoing): its edges only order
-  const soft = plan.command === 'cluster delete' || plan.command === 'infra delete';
-  const ops: OperationRow[] = changes.map((c, idx) => {
-    const deps = c.depends_on.map((d) => ids.get(d)).filter((x): x is string => Boolean(x));
+  const ops: OperationRow[] = planOperations(plan, changes).map(({ change: c, id, type, servers, depends_on, after }, idx) => {
+    const deps = [...depends_on, ...after];
     const spec: OperationSpec = {
-      id: ids.get(c.order)!, type: opType(c), infra: plan.infra, ...(c.provider ? { provider: c.provider } : {}),
-      servers: c.resource_type === 'cluster' ? [] : [c.server ?? c.name], ...(c.resource_type === 'taskserv' ? { taskserv: c.name } : {}), ...(c.resource_type === 'cluster' ? { cluster: c.name } : {}),
-      depends_on: soft ? [] : deps, after: soft ? deps : [], retries: 0, retry_delay_ms: 0, timeout_ms: 0, continue_on_error: false, rollback: false, description: c.reason,
+      id, type, infra: plan.infra, ...(c.provider ? { provider: c.provider } : {}),
+      servers, ...(c.resource_type === 'taskserv' ? { taskserv: c.name } : {}), ...(c.resource_type === 'cluster' ? { cluster: c.name } : {}),
+      depends_on, after, retries: 0, retry_delay_ms: 0, timeout_ms: 0, continue_on_error: false, rollback: false, description: c.reason,
     };
     return {
       workflow_id: wf.id, id: spec.id, idx, type: spec.type, status: deps.length ? 'pending' : 'queued', progress: 0, infra: plan.infra, provider: c.provider ?? null,

@@ -16,6 +16,8 @@ export interface Health {
   status: 'healthy' | 'degraded' | 'unhealthy';
   version?: string;
   mode?: string;
+  /** the workspace the orchestrator serves */
+  workspace?: string;
   uptime_s?: number;
   components?: Record<string, { status: string; latency_ms?: number; message?: string }>;
 }

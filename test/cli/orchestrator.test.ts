@@ -10,6 +10,7 @@ import { createServer, type Server } from 'node:net';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { runCli, tempHome } from '../fixtures/cli.js';
+import { freePort } from '../fixtures/sshd.js';
 
 function listenAnywhere(): Promise<Server> {
   return new Promise((res, rej) => {
@@ -17,13 +18,6 @@ function listenAnywhere(): Promise<Server> {
     s.once('error', rej);
     s.listen(0, '127.0.0.1', () => res(s));
   });
-}
-
-async function freePort(): Promise<number> {
-  const s = await listenAnywhere();
-  const { port } = s.address() as { port: number };
-  await new Promise((r) => s.close(r));
-  return port;
 }
 
 const script = (id: string, run: string, extra: Record<string, unknown> = {}) => ({ id, type: 'script', target: { run }, ...extra });

@@ -14,7 +14,9 @@ import type { Plan, PlanChange } from '../../plan/plan.js';
 import type { Observed } from '../../providers/index.js';
 import { acquireRunLock, describeLock, infraScope } from '../../store/lock.js';
 import type { ResourceState } from '../../store/types.js';
+import type { OrchestratorClient } from '../../orchestrator/client.js';
 import type { Invocation, Result } from '../context.js';
+import type * as WorkflowHandlers from './workflows.js';
 import { renderPlan } from '../plan-view.js';
 import { Progress } from '../progress.js';
 import { durationFlag } from '../flag-values.js';
@@ -73,6 +75,12 @@ export async function applyCommand(inv: Invocation, cfg: Config, d: DesiredState
     const deletes = active.filter((c) => c.action === 'delete').length;
     await inv.confirm(`${active.length} change(s) in infra ${d.infra}${deletes ? `, ${deletes} deletion(s)` : ''}.`);
   }
+  // power changes are not workflow operations; everything else goes to a reachable orchestrator (execution.mode)
+  if (!['server start', 'server stop', 'server restart'].includes(plan.command)) {
+    const wf = await import('./workflows.js');
+    const mode = await wf.executionMode(inv, cfg);
+    if (mode.kind === 'orchestrated') return submitPlan(inv, cfg, plan, active, parallel, mode.client, wf);
+  }
   const run = openRun(cfg, d, inv.io.env);
   const rec = await recorder(inv, cfg, plan, active, parallel);
   const progress = new Progress(inv.io.stderr, { tty: inv.io.stderrIsTTY, color: useColor(inv, inv.io.stderrIsTTY), quiet: inv.globals.quiet || !human(inv) });
@@ -103,6 +111,23 @@ export async function applyCommand(inv: Invocation, cfg: Config, d: DesiredState
     await rec?.store.close();
   }
   return outcome(inv, plan, result, rec?.workflowId);
+}
+
+/**
+ * Orchestrated (cli.md §6.4): the plan's changes become a workflow submitted to the orchestrator,
+ * whose engine plans and applies each one; prints the id, or follows it with --wait.
+ */
+async function submitPlan(inv: Invocation, cfg: Config, plan: Plan, active: PlanChange[], parallel: number, client: OrchestratorClient, wf: typeof WorkflowHandlers): Promise<Result> {
+  const [{ planAsWorkflow }, { openWorkflowStore }] = await Promise.all([import('../../engine/record.js'), import('../../engine/host.js')]);
+  const submitted = await client.submitBatch(planAsWorkflow(plan, active, parallel) as never, {});
+  inv.info(`submitted ${submitted.id} (${plan.command}) to the orchestrator at ${client.url}`);
+  if (!(inv.globals.wait || cfg.get('execution.wait') === true)) return wf.accepted(submitted);
+  const store = await openWorkflowStore(cfg);
+  try {
+    return await wf.watch(inv, store, submitted.id, wf.waitTimeout(inv, cfg));
+  } finally {
+    await store.close();
+  }
 }
 
 /**

@@ -99,11 +99,19 @@ type Mode = { kind: 'direct' } | { kind: 'orchestrated'; client: OrchestratorCli
  * service (UNAVAILABLE, exit 9, unless execution.auto_start_orchestrator); `auto` uses it when
  * its health check answers within execution.probe_timeout.
  */
-async function executionMode(inv: Invocation, cfg: Config): Promise<Mode> {
+export async function executionMode(inv: Invocation, cfg: Config): Promise<Mode> {
   const mode = String(cfg.get('execution.mode'));
   if (mode === 'direct') return { kind: 'direct' };
   const client = new OrchestratorClient(String(cfg.get('orchestrator.url')), { ...(inv.io.env.PROVISIONING_AUTH_TOKEN ? { token: inv.io.env.PROVISIONING_AUTH_TOKEN } : {}) });
-  if (await client.probe(configMs(cfg, 'execution.probe_timeout'))) return { kind: 'orchestrated', client };
+  const health = await client.probe(configMs(cfg, 'execution.probe_timeout'));
+  const ws = cfg.target.workspace?.name;
+  if (health && health.workspace && ws && health.workspace !== ws) {
+    // an orchestrator of another workspace would run the work against that workspace's definitions
+    if (mode === 'orchestrated') throw new ProvError('UNAVAILABLE', `the orchestrator at ${client.url} serves workspace '${health.workspace}', not '${ws}'`, { hint: 'set orchestrator.port (or orchestrator.url) per workspace, or pass --direct', details: { url: client.url } });
+    inv.info(`the orchestrator at ${client.url} serves workspace '${health.workspace}': running in this process`);
+    return { kind: 'direct' };
+  }
+  if (health) return { kind: 'orchestrated', client };
   if (mode === 'orchestrated') {
     if (cfg.get('execution.auto_start_orchestrator') === true) {
       const { startDetached } = await import('./orchestrator.js');
@@ -291,7 +299,7 @@ async function runHere(inv: Invocation, cfg: Config, store: WorkflowStore, id: s
  * Follow a workflow another engine runs until it is final (--wait, `monitor`): exit code from
  * its outcome; WAIT_TIMEOUT (exit 8) after `timeoutMs`; Ctrl-C only detaches.
  */
-async function watch(inv: Invocation, store: WorkflowStore, id: string, timeoutMs: number | undefined, o: { ndjson?: boolean; afterSeq?: number } = {}): Promise<Result> {
+export async function watch(inv: Invocation, store: WorkflowStore, id: string, timeoutMs: number | undefined, o: { ndjson?: boolean; afterSeq?: number } = {}): Promise<Result> {
   const view = new RunView(inv, store, id, o);
   const stop = new AbortController();
   let why: 'timeout' | 'detached' | undefined;
@@ -319,7 +327,7 @@ async function watch(inv: Invocation, store: WorkflowStore, id: string, timeoutM
 }
 
 /** --timeout, else execution.wait_timeout; 0 = none. */
-function waitTimeout(inv: Invocation, cfg: Config): number | undefined {
+export function waitTimeout(inv: Invocation, cfg: Config): number | undefined {
   const ms = durationFlag(inv, 'timeout') ?? configMs(cfg, 'execution.wait_timeout');
   return ms > 0 ? ms : undefined;
 }
@@ -410,7 +418,7 @@ export async function submit(inv: Invocation): Promise<Result> {
   }
 }
 
-function accepted(wf: WireWorkflow): Result {
+export function accepted(wf: WireWorkflow): Result {
   return { data: { workflow_id: wf.id, status: wf.status }, view: { kind: 'text', text: `${wf.id} ${wf.status}\nfollow it: provisioning workflow monitor ${wf.id}\n` } };
 }
 

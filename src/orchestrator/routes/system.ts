@@ -37,7 +37,7 @@ export function systemRoutes(app: FastifyInstance, ctx: Ctx, state: { ready(): b
   const health = async (req: FastifyRequest, reply: FastifyReply) => {
     const c = await components();
     const bad = Object.values(c).filter((x) => x.status !== 'healthy').length;
-    return ok(reply, { status: bad === 0 ? 'healthy' : c.store.status === 'healthy' ? 'degraded' : 'unhealthy', version: ctx.version, mode: ctx.cfg.mode, uptime_s: Math.round((Date.now() - ctx.startedAt) / 1000), components: c });
+    return ok(reply, { status: bad === 0 ? 'healthy' : c.store.status === 'healthy' ? 'degraded' : 'unhealthy', version: ctx.version, mode: ctx.cfg.mode, workspace: ctx.workspace, uptime_s: Math.round((Date.now() - ctx.startedAt) / 1000), components: c });
   };
   app.get('/api/v1/health', health);
   app.get('/health', health);
@@ -52,7 +52,7 @@ export function systemRoutes(app: FastifyInstance, ctx: Ctx, state: { ready(): b
     return ok(reply, { status: 'ready', components: c });
   });
 
-  app.get('/api/v1/version', async (req, reply) => ok(reply, { version: ctx.version, api: 'v1', mode: ctx.cfg.mode, store: store.kind, instance_id: ctx.instanceId }));
+  app.get('/api/v1/version', async (req, reply) => ok(reply, { version: ctx.version, api: 'v1', mode: ctx.cfg.mode, store: store.kind, instance_id: ctx.instanceId, workspace: ctx.workspace }));
 
   app.get('/metrics', async (req, reply) => {
     const text = await ctx.metrics.registry.metrics();
