@@ -11,7 +11,7 @@ import type { Config } from '../config/index.js';
 import { ProvError } from '../errors/index.js';
 import type { DesiredState } from '../infra/desired.js';
 import type { Plan } from '../plan/plan.js';
-import { infraScope, lockedError } from '../store/lock.js';
+import { describeLock, infraScope, lockedError } from '../store/lock.js';
 import type { OperationRow, ResourceRef, WorkflowRow } from '../workflow/types.js';
 import type { RunHandles } from './context.js';
 import type { OperationRunner, TaskIO } from './worker.js';
@@ -40,7 +40,7 @@ const RETRY_SAFE = new Set(['server_create', 'server_delete', 'server_update', '
 export function createOperationRunner(o: RunnerOptions): OperationRunner {
   const held = new Map<string, number>();
 
-  async function withInfra<T>(wf: WorkflowRow, infra: string, fn: (cfg: Config, d: DesiredState, run: RunHandles, m: Heavy) => Promise<T>): Promise<T> {
+  async function withInfra<T>(wf: WorkflowRow, infra: string, io: TaskIO, fn: (cfg: Config, d: DesiredState, run: RunHandles, m: Heavy) => Promise<T>): Promise<T> {
     const m = await heavy();
     const cfg = await m.loadConfig({ cwd: o.workspacePath, env: o.env, select: { workspace: o.workspacePath, infra }, cli: { set: [], flags: [] }, requireWorkspace: true, requireInfra: true });
     const d = await m.loadDesired(cfg, { env: o.env });
@@ -48,9 +48,13 @@ export function createOperationRunner(o: RunnerOptions): OperationRunner {
     const scope = infraScope(d.workspace.name, d.infra);
     const holder = `workflow:${wf.id}`;
     try {
-      if (!held.get(scope)) {
+      // another run holds the infra (a CLI run, a maintenance lock): wait for it, as queue_on_lock asks
+      for (let told = false; !held.get(scope);) {
         const r = await run.store.tryLock({ scope, holder, pid: process.pid, host: hostname(), command: `workflow ${wf.name}`, reason: `workflow ${wf.id}`, acquired_at: new Date().toISOString() });
-        if (!r.acquired && r.held.holder !== holder) throw lockedError(scope, r.held);
+        if (r.acquired || r.held.holder === holder) break;
+        if (io.signal.aborted) throw lockedError(scope, r.held);
+        if (!told) { io.log(`waiting for ${scope}: held by ${describeLock(r.held)}`, { level: 'warn' }); told = true; }
+        await new Promise((res) => setTimeout(res, 500));
       }
       held.set(scope, (held.get(scope) ?? 0) + 1);
       try {
@@ -65,7 +69,7 @@ export function createOperationRunner(o: RunnerOptions): OperationRunner {
   }
 
   async function apply(wf: WorkflowRow, op: OperationRow, io: TaskIO, plan: (d: DesiredState, run: RunHandles, m: Heavy) => Promise<Plan>): Promise<{ result: Record<string, unknown>; resources: ResourceRef[] }> {
-    return withInfra(wf, op.infra, async (cfg, d, run, m) => {
+    return withInfra(wf, op.infra, io, async (cfg, d, run, m) => {
       const p = await plan(d, run, m);
       const creates = p.changes.filter((c) => c.resource_type === 'server' && c.action === 'create');
       const servers = creates.flatMap((c) => d.servers.filter((s) => s.hostname === c.name));
@@ -148,7 +152,7 @@ export function createOperationRunner(o: RunnerOptions): OperationRunner {
       await localScript(command, sc.shell ?? 'sh', { ...o.env, ...env } as Record<string, string>, wf.workdir ?? o.workspacePath, io);
       return;
     }
-    await withInfra(wf, op.infra, async (_cfg, d, run, m) => {
+    await withInfra(wf, op.infra, io, async (_cfg, d, run, m) => {
       const sessions = new m.ServerSessions({ desired: d, store: run.store, providers: run.providers, transports: run.transports, command: `workflow ${wf.name} ${op.id}`, publicKeys: [], waitReachable: false, progress: () => undefined });
       const failures: string[] = [];
       await Promise.all(op.servers.map(async (host) => {

@@ -13,6 +13,7 @@ import { notFound } from '../../engine/control.js';
 import { prepareWorkflow, workflowDefaults } from '../../engine/host.js';
 import { dropUndefined, ProvError } from '../../errors/index.js';
 import { OPERATION_TYPES } from '../../model/schema.js';
+import { infraScope, lockedError } from '../../store/lock.js';
 import { waves } from '../../workflow/spec.js';
 import type { OperationRow, Status, TaskFilter, WorkflowFilter, WorkflowKind, WorkflowRow } from '../../workflow/types.js';
 import { toWireProgress, toWireTask, toWireWorkflow } from '../../workflow/wire.js';
@@ -89,6 +90,7 @@ export function workflowRoutes(app: FastifyInstance, ctx: Ctx): void {
         ...(o.labels ? { labels: o.labels } : {}), ...(o.not_before ? { not_before: Date.parse(o.not_before) } : {}),
       });
       if (workflow.check_mode) checkOnly(workflow, operations);
+      else if (!o.queue_on_lock) await refuseLocked(ctx.workspacePath, ctx.workspace, operations);
       await ctx.control(p).submit(workflow, operations);
       const final = o.wait ? await ctx.waitFinal(workflow.id, (o.wait_timeout_s ?? 300) * 1000) : undefined;
       const w = final ?? (await store.getWorkflow(workflow.id))!;
@@ -331,4 +333,26 @@ function checkOnly(w: WorkflowRow, ops: OperationRow[]): void {
   w.wake_at = null;
   w.result = { resources: [], summary: `check mode: ${changes.length} change(s) planned, nothing executed` };
   for (const o of ops) { o.status = 'skipped'; o.queued_at = null; o.result = { check_mode: true }; }
+}
+
+/**
+ * api.md §3.3: a submit whose infra is locked right now — a maintenance lock, a CLI run, another
+ * workflow's running operation — is 409 LOCKED; with queue_on_lock its operations wait for the lock.
+ */
+async function refuseLocked(wsPath: string, workspace: string, operations: OperationRow[]): Promise<void> {
+  const infras = [...new Set(operations.filter((o) => o.type !== 'script' || o.servers.length).map((o) => o.infra).filter(Boolean))];
+  if (!infras.length) return;
+  const { SqliteStateStore, isStale } = await import('../../store/sqlite/state.js');
+  const state = new SqliteStateStore(wsPath);
+  try {
+    const held = (await state.locks()).find((l) => infras.some((i) => l.scope === infraScope(workspace, i)) && !isStale(l));
+    if (!held) return;
+    const e = lockedError(held.scope, held);
+    throw new ProvError('LOCKED', e.message, {
+      hint: 'retry when it is released, or submit with queue_on_lock: true to wait for it',
+      details: { resources: [held.scope], holder_workflow_id: held.holder.startsWith('workflow:') ? held.holder.slice('workflow:'.length) : null, holder_user: held.holder.startsWith('user:') ? held.holder.slice(5) : null, acquired_at: held.acquired_at },
+    });
+  } finally {
+    await state.close();
+  }
 }
