@@ -102,6 +102,11 @@ export class WorkflowControl {
     })).workflow;
   }
 
+  /** A task that has not started fails with TASK_CANCELLED; a running one must be aborted by its engine (Engine.abortTask). */
+  async cancelPendingTask(op: OperationRow, reason?: string): Promise<WorkflowRow> {
+    return (await this.mutate(op.workflow_id, (r, w, ops) => machine.cancelPending(r, w, ops, op.id, reason))).workflow;
+  }
+
   async checkpoint(id: string, name: string, description: string | null): Promise<Checkpoint> {
     return (await this.mutate(id, (r, w, ops) => machine.manualCheckpoint(r, w, ops, name, description))).out;
   }

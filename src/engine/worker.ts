@@ -94,6 +94,15 @@ export class Engine {
     }
   }
 
+  /** Abort one running task of this instance: its operation fails with TASK_CANCELLED (not retried). False when it does not run here. */
+  abortTask(taskId: string, reason?: string): boolean {
+    const t = this.running.get(taskId);
+    if (!t || t.ac.signal.aborted) return false;
+    t.reason = { code: 'TASK_CANCELLED', message: `task ${taskId} of ${t.op.id} was cancelled${reason ? `: ${reason}` : ''}` };
+    t.ac.abort(t.reason);
+    return true;
+  }
+
   /**
    * Stop claiming; give running tasks `graceMs` to finish; abort the rest and hand their
    * operations back (queued again where safe) so another instance or the next start resumes them.

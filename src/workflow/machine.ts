@@ -449,6 +449,18 @@ export function resume(r: Round, w: WorkflowRow, ops: OperationRow[], checkpoint
   advance(r, w, ops);
 }
 
+/**
+ * Cancel one task (POST /tasks/{id}/cancel) that has not started: its operation fails with
+ * TASK_CANCELLED and normal failure handling follows. A running task is aborted by the engine
+ * that runs it, whose outcome then does the same.
+ */
+export function cancelPending(r: Round, w: WorkflowRow, ops: OperationRow[], opId: string, reason: string | undefined): void {
+  const o = ops.find((x) => x.id === opId)!;
+  if (o.status !== 'pending' && o.status !== 'queued') throw invalidState(w, `cancel task ${o.task_id} (${o.status}) of`, ['pending', 'queued']);
+  setOpStatus(r, w, o, 'failed', { code: 'TASK_CANCELLED', message: `task ${o.task_id} of ${o.id} was cancelled${reason ? `: ${reason}` : ''}` });
+  advance(r, w, ops);
+}
+
 /** A manual checkpoint (POST /checkpoints): taken now, it only records progress. */
 export function manualCheckpoint(r: Round, w: WorkflowRow, ops: OperationRow[], name: string, description: string | null): Checkpoint {
   return checkpoint(r, w, ops, 'manual', name, description);

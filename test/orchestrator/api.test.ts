@@ -300,6 +300,24 @@ describe('orchestrator HTTP API', () => {
     await refused(() => h.api('GET', '/api/v1/infra/nope/servers'), 404, 'NOT_FOUND');
   });
 
+  it('cancelling a running task kills it and fails its operation with TASK_CANCELLED (not retried); its dependents are skipped', async () => {
+    const pidFile = join(h.home, 'task-sleeper.pid');
+    const r = await h.api('POST', '/api/v1/workflows', { name: 'task-cancel', rollback_enabled: false, operations: [script('sleep', `echo $$ > ${pidFile}; exec sleep 60`, { retries: 2 }), script('next', 'true', { depends_on: ['sleep'] })] });
+    assert.equal(r.status, 202);
+    const id = r.body.data.id;
+    await until(() => fileExists(pidFile).then((e) => e && readFileSync(pidFile, 'utf8').trim() !== ''), 'the script to start');
+    const pid = Number(readFileSync(pidFile, 'utf8'));
+    const task = r.body.data.operations[0].task_id ?? (await h.api('GET', `/api/v1/workflows/${id}`)).body.data.operations[0].task_id;
+    const c = await h.api('POST', `/api/v1/tasks/${task}/cancel`, { reason: 'wrong host' });
+    assert.equal(c.status, 202, JSON.stringify(c.body));
+    const wf = await final(id);
+    assert.equal(wf.status, 'failed');
+    assert.deepEqual(wf.operations.map((o: { id: string; status: string }) => `${o.id}:${o.status}`), ['sleep:failed', 'next:skipped']);
+    assert.equal(wf.operations[0].error.code, 'TASK_CANCELLED');
+    assert.match(wf.operations[0].error.message, /wrong host/);
+    assert.throws(() => process.kill(pid, 0), /ESRCH/, 'the script was killed');
+  });
+
   it('cancelling a task that ended is 409 INVALID_STATE', async () => {
     const wf = await submitWait({ name: 'done', operations: [script('a', 'true')] });
     await refused(() => h.api('POST', `/api/v1/tasks/${wf.operations[0].task_id}/cancel`, {}), 409, 'INVALID_STATE');

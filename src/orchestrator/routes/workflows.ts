@@ -260,15 +260,24 @@ export function workflowRoutes(app: FastifyInstance, ctx: Ctx): void {
     return ok(reply, toWireTask(o, w, ops));
   });
 
-  app.post<{ Params: Params }>('/api/v1/tasks/:id/cancel', async (req) => {
-    parseWith(TaskCancelBody, req.body, 'body');
-    authorize(req, 'task:cancel', { type: 'Task', id: req.params.id });
+  app.post<{ Params: Params }>('/api/v1/tasks/:id/cancel', async (req, reply) => {
+    const b = parseWith(TaskCancelBody, req.body, 'body');
+    const p = authorize(req, 'task:cancel', { type: 'Task', id: req.params.id });
     const { o } = await loadTask(req.params.id);
-    if (['completed', 'failed', 'cancelled', 'skipped', 'rolled_back', 'rollback_failed'].includes(o.status)) {
+    if (o.status === 'running') {
+      // only the instance that leased it can stop it; another instance sharing the store says so
+      if (!ctx.engine.abortTask(o.task_id, b.reason)) {
+        throw new ProvError('UNSUPPORTED', `task ${o.task_id} runs on engine instance ${o.lease_owner}, not this one`, { details: { feature: 'task cancel', reason: 'running on another instance' }, hint: `send it to that instance, or cancel the workflow: POST /api/v1/workflows/${o.workflow_id}/cancel` });
+      }
+    } else if (o.status === 'pending' || o.status === 'queued') {
+      await ctx.control(p).cancelPendingTask(o, b.reason);
+      ctx.engine.wake();
+    } else {
       throw new ProvError('INVALID_STATE', `task ${o.task_id} is ${o.status}`, { details: { status: o.status, allowed_from: ['pending', 'queued', 'running'] } });
     }
-    // the engine aborts whole workflows only; one task cannot be stopped on its own yet
-    throw new ProvError('UNSUPPORTED', 'cancelling a single task is not supported yet', { details: { feature: 'task cancel', reason: 'the engine aborts whole workflows' }, hint: `cancel the workflow: POST /api/v1/workflows/${o.workflow_id}/cancel` });
+    const w = (await store.getWorkflow(o.workflow_id))!;
+    const ops = await store.getOperations(o.workflow_id);
+    return ok(reply, toWireTask(ops.find((x) => x.id === o.id)!, w, ops), 202);
   });
 
   app.get<{ Params: Params }>('/api/v1/tasks/:id/logs', async (req, reply) => {
