@@ -29,7 +29,7 @@ export async function load(store: WorkflowStore, t: WorkflowTx, r: Round, ws: Wo
   const by = new Map<string, OperationRow[]>();
   const missing = ws.filter((w) => { const c = cached?.(w); if (c) by.set(w.id, c); return !c; });
   for (const w of missing) by.set(w.id, []);
-  for (const o of await t.operations(missing.map((w) => w.id))) by.get(o.workflow_id)?.push(o);
+  if (missing.length) for (const o of await t.operations(missing.map((w) => w.id))) by.get(o.workflow_id)?.push(o);
   for (const w of ws) {
     if (w.rollback_id && !r.rollbacks.has(w.rollback_id)) {
       const rb = await store.getRollback(w.rollback_id);
