@@ -11,6 +11,8 @@ import type { Config } from '../config/index.js';
 import { ProvError } from '../errors/index.js';
 import type { DesiredState } from '../infra/desired.js';
 import type { Plan } from '../plan/plan.js';
+import type * as Planner from '../plan/plan.js';
+import type { ResourceState } from '../store/types.js';
 import { describeLock, infraScope, lockedError } from '../store/lock.js';
 import type { OperationRow, ResourceRef, WorkflowRow } from '../workflow/types.js';
 import type { RunHandles } from './context.js';
@@ -93,23 +95,17 @@ export function createOperationRunner(o: RunnerOptions): OperationRunner {
     });
   }
 
-  const names = (op: OperationRow) => (op.servers.length ? op.servers : undefined);
-
   return {
     retrySafe: (op) => RETRY_SAFE.has(op.type) || Boolean(op.spec.script?.idempotent),
 
     async run(op, wf, io) {
       const s = op.spec;
       switch (op.type) {
-        case 'server_create': case 'server_delete': case 'server_update':
-          return apply(wf, op, io, async (d, run, m) => m.planServers(d, await records(d, run), { action: op.type.split('_')[1] as 'create' | 'delete' | 'update', names: names(op) ?? [] }));
-        case 'taskserv_create': case 'taskserv_delete': case 'taskserv_update':
-          return apply(wf, op, io, async (d, run, m) => m.planTaskservs(d, await records(d, run), { action: op.type.split('_')[1] as 'create' | 'delete' | 'update', names: [s.taskserv!], servers: op.servers, ...(s.version ? { version: s.version } : {}) }));
-        case 'cluster_create': case 'cluster_delete':
-          return apply(wf, op, io, async (d, run, m) => m.planCluster(d, await records(d, run), { action: op.type === 'cluster_create' ? 'create' : 'delete', name: s.cluster! }));
         case 'script':
           await script(wf, op, s.script!.run, io);
           return { result: { ran: s.script!.run } };
+        default:
+          return apply(wf, op, io, async (d, run, m) => operationPlan(op, d, await records(d, run), m));
       }
     },
 
@@ -196,4 +192,13 @@ function localScript(command: string, shell: string, env: Record<string, string>
       else reject(new ProvError('COMMAND_FAILED', `\`${command}\` exited with ${code ?? signal}`, { details: { command, exit_code: code ?? 128 } }));
     });
   });
+}
+
+/** The plan a server, taskserv or cluster operation applies: the planner's, for its targets (also what `batch submit --check` shows). */
+export function operationPlan(op: Pick<OperationRow, 'type' | 'servers' | 'spec'>, d: DesiredState, records: ResourceState[], planner: Pick<typeof Planner, 'planServers' | 'planTaskservs' | 'planCluster'>): Plan {
+  const action = op.type.split('_')[1] as 'create' | 'delete' | 'update';
+  if (op.type.startsWith('server_')) return planner.planServers(d, records, { action, names: op.servers });
+  if (op.type.startsWith('taskserv_')) return planner.planTaskservs(d, records, { action, names: [op.spec.taskserv!], servers: op.servers, ...(op.spec.version ? { version: op.spec.version } : {}) });
+  if (op.type.startsWith('cluster_')) return planner.planCluster(d, records, { action: action === 'delete' ? 'delete' : 'create', name: op.spec.cluster! });
+  throw new ProvError('INVALID_ARGUMENT', `a ${op.type} operation has no plan`);
 }

@@ -357,7 +357,7 @@ async function prepare(inv: Invocation, cfg: Config, overrides: { parallel_limit
 }
 
 /** The waves (cli.md §18): what can run together, each operation's edges, implicit ones marked. */
-function planView(inv: Invocation, p: Prepared, check: boolean): Result {
+function planView(inv: Invocation, p: Prepared, check: boolean, plans: OperationPlan[] = []): Result {
   const w = p.workflow;
   const specs = p.operations.map((o) => o.spec);
   const groups = waves(specs, w.parallel_limit);
@@ -370,6 +370,7 @@ function planView(inv: Invocation, p: Prepared, check: boolean): Result {
     ...(check ? { check: true } : { valid: true }), file: p.shown, name: w.name, infra: w.infra, parallel_limit: w.parallel_limit, rollback_enabled: w.rollback_enabled, fail_fast: w.fail_fast,
     operations: p.operations.map((o) => ({ id: o.id, type: o.type, infra: o.infra || null, servers: o.servers, depends_on: o.spec.depends_on, after: o.spec.after, implicit: o.spec.implicit ?? [], retries: o.spec.retries, timeout_s: o.spec.timeout_ms / 1000, rollback: o.spec.rollback })),
     waves: groups, edges,
+    ...(check ? { plans, estimated_cost: totalCost(plans) } : {}),
   };
   const lines = [check ? c.bold(`Check mode — nothing will be queued   workflow ${w.name} · ${p.shown}`) : `${c.green('✓')} ${p.shown}: workflow ${w.name} is valid`, ''];
   groups.forEach((g, i) => {
@@ -380,8 +381,59 @@ function planView(inv: Invocation, p: Prepared, check: boolean): Result {
       lines.push(`    ${id.padEnd(16)} ${o.type.padEnd(16)} ${target(o)}${deps.length ? c.dim(`  ← ${deps.join(', ')}`) : ''}`);
     }
   });
-  lines.push('', `${p.operations.length} operation(s) in ${groups.length} wave(s) · parallel_limit ${w.parallel_limit} · rollback ${w.rollback_enabled ? 'on' : 'off'}${w.fail_fast ? '' : ' · continue_on_error'}`);
+  if (plans.length) {
+    lines.push('', '  each operation\'s plan against the recorded state now (operations planned after earlier ones of this workflow may find more done):');
+    for (const x of plans) {
+      const sum = x.summary ? Object.entries(x.summary).filter(([, n]) => n).map(([k, n]) => `${n} to ${k}`).join(', ') || 'no changes' : `not planned: ${x.error}`;
+      lines.push(`    ${x.operation.padEnd(16)} ${sum}${x.estimated_cost ? c.dim(`  · est. ${x.estimated_cost.monthly.toFixed(2)} ${x.estimated_cost.currency}/month`) : ''}`);
+    }
+  }
+  const cost = totalCost(plans);
+  lines.push('', `${p.operations.length} operation(s) in ${groups.length} wave(s) · parallel_limit ${w.parallel_limit} · rollback ${w.rollback_enabled ? 'on' : 'off'}${w.fail_fast ? '' : ' · continue_on_error'}${cost ? ` · est. ${cost.monthly.toFixed(2)} ${cost.currency}/month` : ''}`);
   return { data, view: { kind: 'text', text: lines.join('\n') + '\n' } };
+}
+
+interface OperationPlan { operation: string; summary?: Record<string, number>; estimated_cost?: { currency: string; hourly: number; monthly: number } | null; error?: string }
+
+/** cli.md §18 check mode: each server/taskserv/cluster operation's own plan, offline, against the recorded state. */
+async function operationPlans(inv: Invocation, p: Prepared): Promise<OperationPlan[]> {
+  const ops = p.operations.filter((o) => o.type !== 'script');
+  if (!ops.length) return [];
+  const [{ loadConfig }, { loadDesired }, planner, { readResources }, { operationPlan }] = await Promise.all([
+    import('../../config/index.js'), import('../../infra/desired.js'), import('../../plan/plan.js'), import('../../store/sqlite/read.js'), import('../../engine/operations.js')]);
+  const ws = workspaceOf(await inv.config({ requireWorkspace: true }));
+  const loaded = new Map<string, Promise<{ d: Awaited<ReturnType<typeof loadDesired>>; records: ReturnType<typeof readResources> }>>();
+  const infra = (name: string) => {
+    let x = loaded.get(name);
+    if (!x) {
+      x = (async () => {
+        const cfg = await loadConfig({ cwd: ws.path, env: inv.io.env, select: { workspace: ws.path, infra: name }, cli: { set: [], flags: [] }, requireWorkspace: true, requireInfra: true });
+        const d = await loadDesired(cfg, { env: inv.io.env });
+        return { d, records: readResources(ws.path, ws.name, name) };
+      })();
+      loaded.set(name, x);
+    }
+    return x;
+  };
+  return Promise.all(ops.map(async (o) => {
+    try {
+      const { d, records } = await infra(o.infra);
+      const plan = operationPlan(o, d, records, planner);
+      // a taskserv's plan also creates servers that do not exist yet: those belong to the workflow's server operations
+      const kind = o.type.split('_')[0];
+      const summary: Record<string, number> = { create: 0, update: 0, replace: 0, delete: 0 };
+      for (const c of plan.changes) if (c.resource_type === kind && c.action !== 'noop') summary[c.action] = (summary[c.action] ?? 0) + 1;
+      return { operation: o.id, summary, estimated_cost: kind === 'server' ? plan.estimated_cost : null };
+    } catch (e) {
+      return { operation: o.id, error: asProvError(e).message };
+    }
+  }));
+}
+
+function totalCost(plans: OperationPlan[]): { currency: string; hourly: number; monthly: number } | null {
+  const costs = plans.map((x) => x.estimated_cost).filter((x): x is NonNullable<typeof x> => Boolean(x));
+  if (!costs.length) return null;
+  return { currency: costs[0]!.currency, hourly: costs.reduce((n, x) => n + x.hourly, 0), monthly: costs.reduce((n, x) => n + x.monthly, 0) };
 }
 
 export async function validate(inv: Invocation): Promise<Result> {
@@ -398,7 +450,7 @@ export async function submit(inv: Invocation): Promise<Result> {
   const cfg = await inv.config({ requireWorkspace: true });
   const timeoutMs = waitTimeout(inv, cfg);
   const p = await prepare(inv, cfg, overrides);
-  if (inv.globals.check) return planView(inv, p, true);
+  if (inv.globals.check) return planView(inv, p, true, await operationPlans(inv, p));
   const mode = await executionMode(inv, cfg);
   const store = await openWorkflowStore(cfg);
   try {
