@@ -50,6 +50,8 @@ export interface Result {
   data: unknown;
   view?: View;
   exitCode?: number;
+  /** the last line of an NDJSON stream (follow-style commands with --out json, cli.md §6.3): JSON on one line */
+  ndjson?: boolean;
 }
 
 export interface Invocation {

@@ -20,7 +20,7 @@ export const colors = (enabled: boolean): Colors => pc.createColors(enabled);
 export async function renderResult(result: Result, opts: RenderOptions): Promise<string> {
   switch (opts.format) {
     case 'json':
-      return JSON.stringify(result.data ?? null, null, 2) + '\n';
+      return JSON.stringify(result.data ?? null, null, result.ndjson ? undefined : 2) + '\n';
     case 'yaml': {
       const { stringify } = await import('yaml');
       return stringify(result.data ?? null);

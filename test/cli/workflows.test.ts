@@ -191,10 +191,11 @@ describe('batch workflows in the CLI process', () => {
     assert.ok(stats.success_rate > 0 && stats.success_rate < 1);
     const mon = await cli(['batch', 'monitor', id, '--out', 'json']);
     assert.equal(mon.code, 0, mon.stderr);
-    // NDJSON events (one object per line), then the summary object
-    const all = mon.stdout.trim().split('\n');
-    const events = all.filter((l) => l.startsWith('{"type":"event"')).map((l) => JSON.parse(l) as { event_type: string });
-    const summary = JSON.parse(all.slice(events.length).join('\n')) as { type: string; status: string };
+    // NDJSON: every line one object — the events, then the summary
+    const all = mon.stdout.trim().split('\n').map((l) => JSON.parse(l) as { type: string; event_type?: string; status?: string });
+    const events = all.filter((l) => l.type === 'event');
+    assert.equal(events.length, all.length - 1);
+    const summary = all.at(-1)!;
     assert.ok(events.some((e) => e.event_type === 'WorkflowStatusChanged'));
     assert.equal(summary.type, 'summary');
     assert.equal(summary.status, 'completed');

@@ -323,7 +323,7 @@ export async function watch(inv: Invocation, store: WorkflowStore, id: string, t
   }
   const res = summaryResult(inv, w, await store.getOperations(id));
   // after the NDJSON events, the summary is the last object (the dispatcher prints it)
-  return o.ndjson ? { ...res, data: { type: 'summary', ...(res.data as object) } } : res;
+  return o.ndjson ? { ...res, data: { type: 'summary', ...(res.data as object) }, ndjson: true } : res;
 }
 
 /** --timeout, else execution.wait_timeout; 0 = none. */
