@@ -64,8 +64,11 @@ export class WorkflowControl {
     await this.store.tx(async (t) => {
       const r = new Round(Date.now(), this.actor);
       await t.insertWorkflow(workflow, operations);
-      r.events.push({ event_type: 'WorkflowStatusChanged', category: 'workflow', workflow_id: workflow.id, metadata: { infra: workflow.infra, workspace: workflow.workspace },
-        data: { workflow_id: workflow.id, kind: workflow.kind, name: workflow.name, status: workflow.status, previous_status: null, check_mode: workflow.check_mode } });
+      // api.md §2.1: – → pending (accepted), then pending → queued at once unless it waits for not_before
+      const changed = (status: string, previous: string | null) => r.events.push({ event_type: 'WorkflowStatusChanged', category: 'workflow', workflow_id: workflow.id, metadata: { infra: workflow.infra, workspace: workflow.workspace },
+        data: { workflow_id: workflow.id, kind: workflow.kind, name: workflow.name, status, previous_status: previous, check_mode: workflow.check_mode } });
+      changed('pending', null);
+      if (workflow.status !== 'pending') changed(workflow.status, 'pending');
       r.logs.push({ level: 'info', component: 'engine', workflow_id: workflow.id, message: `submitted by ${workflow.submitted_by}: ${operations.length} operation(s), ${workflow.execution}` });
       await persist(t, r);
     });

@@ -123,6 +123,7 @@ function promote(r: Round, w: WorkflowRow, ops: OperationRow[]): void {
 function wakeAt(w: WorkflowRow, ops: OperationRow[], now: number): number | null {
   let at: number | null = null;
   const soon = (t: number) => { at = at === null ? t : Math.min(at, t); };
+  if (w.status === 'pending') soon(w.wake_at ?? now);
   if (w.status === 'queued' || w.status === 'running') {
     const running = ops.filter((o) => o.status === 'running').length;
     const stopped = w.fail_fast && decisive(ops);
@@ -224,6 +225,8 @@ function summary(ops: OperationRow[]): string {
  * rollback the next compensation (one at a time, newest completion first).
  */
 export function claim(r: Round, w: WorkflowRow, ops: OperationRow[], max: number, owner: string, leaseUntil: number): void {
+  // api.md §2.1 pending → queued: its `not_before` time has passed (the claim query only returns it then)
+  if (w.status === 'pending' && (w.wake_at ?? 0) <= r.now) setWorkflowStatus(r, w, 'queued');
   if (w.deadline !== null && r.now >= w.deadline && (w.status === 'queued' || w.status === 'running')) {
     w.error = { code: 'TIMEOUT', message: `workflow ${w.name} exceeded its timeout`, hint: 'raise `timeout` in the workflow file, then `workflow resume`' };
     setWorkflowStatus(r, w, 'cancelling');

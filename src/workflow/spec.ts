@@ -58,7 +58,7 @@ export function buildWorkflow(wf: BatchWorkflow, o: BuildOptions): { workflow: W
   }
   const workflow: WorkflowRow = {
     id, name: wf.name, kind: o.kind, action: o.action ?? null, workspace: o.workspace, infra: infraName, environment,
-    status: 'queued', check_mode: o.check_mode ?? false, execution: o.execution, priority: o.priority ?? 50,
+    status: o.not_before !== undefined && o.not_before > o.now ? 'pending' : 'queued', check_mode: o.check_mode ?? false, execution: o.execution, priority: o.priority ?? 50,
     parallel_limit: o.parallel_limit ?? wf.parallel_limit ?? o.defaults.parallel_limit, rollback_enabled: o.rollback_enabled ?? wf.rollback_enabled ?? true,
     fail_fast: !(wf.continue_on_error ?? false), version: wf.version ?? null, progress: 0, current_step: null, last_checkpoint_id: null,
     submitted_by: o.submitted_by, labels: { ...wf.labels, ...o.labels }, created_at: iso, started_at: null, completed_at: null, duration_ms: null,

@@ -22,8 +22,8 @@ export type Status =
   | 'rolling_back' | 'rolled_back' | 'rollback_failed';
 
 export const FINAL: ReadonlySet<Status> = new Set(['completed', 'failed', 'cancelled', 'skipped', 'rolled_back', 'rollback_failed']);
-/** Workflow statuses an engine instance has work for. */
-export const ACTIVE: readonly Status[] = ['queued', 'running', 'cancelling', 'rolling_back'];
+/** Workflow statuses an engine instance has work for (a pending one once its `not_before` passed). */
+export const ACTIVE: readonly Status[] = ['pending', 'queued', 'running', 'cancelling', 'rolling_back'];
 
 export type WorkflowKind = 'server' | 'taskserv' | 'cluster' | 'batch' | 'custom';
 

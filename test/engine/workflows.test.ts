@@ -13,11 +13,11 @@ import { buildWorkflow } from '../../src/workflow/spec.js';
 const dir = mkdtempSync(join(tmpdir(), 'prov-wf-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
 
-function build(raw: unknown, workdir: string) {
+function build(raw: unknown, workdir: string, extra: { not_before?: number } = {}) {
   const spec = assertValid(validateWorkflow(raw));
   return buildWorkflow(spec, {
     workspace: 'ws', kind: 'batch', execution: 'direct', submitted_by: 'local:test', defaultInfra: null, infra: () => undefined, knownInfras: [],
-    defaults: { parallel_limit: 5, retries: 0, retry_delay_ms: 10, timeout_ms: 60_000 }, workdir, now: Date.now(),
+    defaults: { parallel_limit: 5, retries: 0, retry_delay_ms: 10, timeout_ms: 60_000 }, workdir, now: Date.now(), ...extra,
   });
 }
 
@@ -75,5 +75,18 @@ describe('workflow engine (SQLite, local scripts)', () => {
     assert.deepEqual(ops.map((o) => [o.id, o.status]), [['one', 'rolled_back'], ['two', 'rolled_back'], ['bad', 'failed']]);
     assert.equal(ops[2]!.attempt, 2);
     assert.equal(ops[2]!.error?.code, 'COMMAND_FAILED');
+  });
+
+  it('a workflow with not_before stays pending until then, then goes pending → queued → running → completed', async () => {
+    const marker = join(dir, 'later.txt');
+    const notBefore = Date.now() + 400;
+    const { workflow, operations } = build({ name: 'later', operations: [op('later', `date +%s%3N > ${marker}`)] }, dir, { not_before: notBefore });
+    assert.equal(workflow.status, 'pending');
+    await control.submit(workflow, operations);
+    await runDirect(store, workflow.id);
+    assert.equal((await store.getWorkflow(workflow.id))!.status, 'completed');
+    assert.ok(Number(readFileSync(marker, 'utf8')) >= notBefore, 'it ran before its not_before time');
+    const seen = (await store.events(0, 1000, [workflow.id])).filter((e) => e.event_type === 'WorkflowStatusChanged').map((e) => e.data.status);
+    assert.deepEqual(seen, ['pending', 'queued', 'running', 'completed']);
   });
 });

@@ -96,7 +96,7 @@ describe('orchestrator WebSocket /api/v1/ws', () => {
     await c.next(completedOf(id), 'the replayed completion');
     const events = c.got.filter((m) => m.type === 'event');
     assert.equal(events[0]!.event_type, 'WorkflowStatusChanged');
-    assert.equal(events[0]!.data.status, 'queued');
+    assert.deepEqual([events[0]!.data.status, events[1]!.data.status], ['pending', 'queued']);
     assert.ok(events.every((e, i) => i === 0 || e.seq > events[i - 1]!.seq), 'in seq order');
     const from = events[1]!.seq;
     const c2 = new Client();

@@ -214,11 +214,13 @@ for (const kind of ['sqlite', 'postgres'] as const) {
         await x.insertWorkflow(wf('wf_later', { created_at: at(0), priority: 100, wake_at: now + 1 }), []);
         await x.insertWorkflow(wf('wf_asleep', { created_at: at(0), priority: 100, wake_at: null, status: 'running' }), []);
         await x.insertWorkflow(wf('wf_done', { created_at: at(0), priority: 100, wake_at: 0, status: 'completed' }), []);
+        // pending until its not_before time (wake_at): due now
         await x.insertWorkflow(wf('wf_pending', { created_at: at(0), priority: 100, wake_at: 0, status: 'pending' }), []);
+        await x.insertWorkflow(wf('wf_pending_later', { created_at: at(0), priority: 100, wake_at: now + 1, status: 'pending' }), []);
       });
       const claim = (q: { limit: number; only?: string[] }) => s.tx(async (x) => (await x.lockWorkflows({ claimable: true, now, ...q })).map((w) => w.id));
-      assert.deepEqual(await claim({ limit: 10 }), ['wf_old_high', 'wf_new_high', 'wf_cancelling', 'wf_rolling', 'wf_old_low']);
-      assert.deepEqual(await claim({ limit: 2 }), ['wf_old_high', 'wf_new_high']);
+      assert.deepEqual(await claim({ limit: 10 }), ['wf_pending', 'wf_old_high', 'wf_new_high', 'wf_cancelling', 'wf_rolling', 'wf_old_low']);
+      assert.deepEqual(await claim({ limit: 2 }), ['wf_pending', 'wf_old_high']);
       assert.deepEqual(await claim({ limit: 10, only: ['wf_old_low', 'wf_later', 'wf_done'] }), ['wf_old_low']);
       assert.deepEqual(await claim({ limit: 1, only: ['wf_old_low', 'wf_rolling'] }), ['wf_rolling']);
       assert.deepEqual(await claim({ limit: 10, only: [] }), [], 'only: [] means none');
