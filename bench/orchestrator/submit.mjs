@@ -29,13 +29,25 @@ function post(agent, url, body) {
   });
 }
 
-/** `total` requests from `clients` concurrent clients; latencies in ms, and the wall time. */
-async function load(agent, url, clients, total, body) {
+/**
+ * `total` requests from `clients` concurrent clients; latencies in ms, and the wall time. Without
+ * `rate`, each client sends back to back (saturation: latency is queueing); with `rate` (requests/s
+ * for all clients together) each client sends on a fixed schedule, staggered, so the latency is
+ * what a request meets at that load.
+ */
+async function load(agent, url, clients, total, body, rate) {
   const lat = [];
   let sent = 0;
   const t = process.hrtime.bigint();
-  await Promise.all(Array.from({ length: clients }, async () => {
-    while (sent < total) {
+  const start = Date.now();
+  const every = rate ? (clients * 1000) / rate : 0;
+  await Promise.all(Array.from({ length: clients }, async (_, i) => {
+    for (let k = 0; sent < total; k++) {
+      if (every) {
+        const due = start + (i * every) / clients + k * every;
+        if (due > Date.now()) await new Promise((r) => setTimeout(r, due - Date.now()));
+        if (sent >= total) break;
+      }
       sent++;
       lat.push(await post(agent, url, body));
     }
@@ -49,7 +61,7 @@ const pct = (sorted, p) => sorted[Math.min(sorted.length - 1, Math.ceil((p / 100
  * `deferred`: each batch asks to start a day later (`not_before`), so the engine stays idle and only
  * the submit path is measured; otherwise the engine runs the submitted scripts meanwhile.
  */
-export async function submitLatency(kind, { clients, total, deferred = false }) {
+export async function submitLatency(kind, { clients, total, deferred = false, rate }) {
   const body = JSON.stringify({ ...BATCH, ...(deferred ? { not_before: new Date(Date.now() + 86_400_000).toISOString() } : {}) });
   const home = mkdtempSync(join(tmpdir(), 'prov-bench-submit-'));
   const env = { ...process.env, HOME: home, PROVISIONING_HOME: home };
@@ -67,7 +79,7 @@ export async function submitLatency(kind, { clients, total, deferred = false }) 
       setTimeout(() => rej(new Error('the service did not listen within 30 s')), 30_000).unref();
     });
     await load(agent, url, clients, WARMUP, body);
-    const { lat, seconds } = await load(agent, url, clients, total, body);
+    const { lat, seconds } = await load(agent, url, clients, total, body, rate);
     lat.sort((a, b) => a - b);
     return { n: lat.length, p50: pct(lat, 50), p90: pct(lat, 90), p99: pct(lat, 99), max: lat.at(-1), perSec: lat.length / seconds };
   } finally {

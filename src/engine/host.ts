@@ -55,12 +55,13 @@ export function workflowDefaults(cfg: Config): BuildOptions['defaults'] {
 
 /** The infras of a workspace as the workflow builder sees them, loaded on first use. */
 export function infraIndexer(wsPath: string, env: Record<string, string | undefined>): { names: string[]; load(name: string): Promise<InfraIndex | undefined> } {
-  const names = listInfras(wsPath);
+  // listed on first use: a workflow of local scripts names no infra
+  let listed: string[] | undefined;
   const cache = new Map<string, Promise<InfraIndex>>();
   return {
-    names,
+    get names() { return (listed ??= listInfras(wsPath)); },
     load(name) {
-      if (!names.includes(name)) return Promise.resolve(undefined);
+      if (!this.names.includes(name)) return Promise.resolve(undefined);
       let p = cache.get(name);
       if (p === undefined) {
         p = (async (): Promise<InfraIndex> => {
@@ -94,7 +95,7 @@ export async function prepareWorkflow(raw: unknown, o: SubmitOptions & { wsPath:
   const wanted = new Set<string>([spec.infra ?? o.defaultInfra ?? '', ...spec.operations.map((op) => (typeof op.target === 'object' && op.target && 'infra' in op.target ? op.target.infra ?? '' : ''))]);
   const loaded = new Map<string, InfraIndex>();
   for (const n of wanted) { if (!n) continue; const i = await idx.load(n); if (i) loaded.set(n, i); }
-  const built = buildWorkflow(spec, { ...o, infra: (n) => loaded.get(n), knownInfras: idx.names, now: Date.now() });
+  const built = buildWorkflow(spec, { ...o, infra: (n) => loaded.get(n), get knownInfras() { return idx.names; }, now: Date.now() });
   return { spec, ...built };
 }
 

@@ -5,7 +5,6 @@
  * holds its infra's run lock (holder `workflow:<id>`, shared by the workflow's operations) while
  * it runs, so a CLI run on the same infra waits or fails with LOCKED.
  */
-import { spawn } from 'node:child_process';
 import { hostname } from 'node:os';
 import type { Config } from '../config/index.js';
 import { ProvError } from '../errors/index.js';
@@ -16,6 +15,7 @@ import type { ResourceState } from '../store/types.js';
 import { describeLock, infraScope, lockedError } from '../store/lock.js';
 import type { OperationRow, ResourceRef, WorkflowRow } from '../workflow/types.js';
 import type { RunHandles } from './context.js';
+import { runScript } from './spawner.js';
 import type { OperationRunner, TaskIO } from './worker.js';
 
 /**
@@ -169,29 +169,24 @@ async function records(d: DesiredState, run: RunHandles) {
 }
 
 /** A command on the engine's host, in the workspace (or the batch file's directory), killed with its group on abort. */
-function localScript(command: string, shell: string, env: Record<string, string>, cwd: string, io: TaskIO): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(shell, ['-c', command], { cwd, env, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
-    const kill = () => { try { process.kill(-child.pid!, 'SIGKILL'); } catch { /* already gone */ } };
-    io.signal.addEventListener('abort', kill, { once: true });
-    let partial = { stdout: '', stderr: '' };
-    const feed = (stream: 'stdout' | 'stderr') => (b: Buffer) => {
-      const text = partial[stream] + b.toString();
-      const lines = text.split('\n');
-      partial = { ...partial, [stream]: lines.pop()! };
-      for (const l of lines) io.log(l, { stream });
-    };
-    child.stdout.on('data', feed('stdout'));
-    child.stderr.on('data', feed('stderr'));
-    child.on('error', (e) => reject(new ProvError('COMMAND_FAILED', `cannot start ${shell}: ${e.message}`, { details: { command } })));
-    child.on('close', (code, signal) => {
-      io.signal.removeEventListener('abort', kill);
-      for (const s of ['stdout', 'stderr'] as const) if (partial[s]) io.log(partial[s], { stream: s });
-      if (io.signal.aborted) reject(io.signal.reason);
-      else if (code === 0) resolve();
-      else reject(new ProvError('COMMAND_FAILED', `\`${command}\` exited with ${code ?? signal}`, { details: { command, exit_code: code ?? 128 } }));
-    });
+async function localScript(command: string, shell: string, env: Record<string, string>, cwd: string, io: TaskIO): Promise<void> {
+  const partial = { stdout: '', stderr: '' };
+  const run = runScript(shell, command, cwd, env, (stream, text) => {
+    const lines = (partial[stream] + text).split('\n');
+    partial[stream] = lines.pop()!;
+    for (const l of lines) io.log(l, { stream });
   });
+  const kill = () => run.kill();
+  io.signal.addEventListener('abort', kill, { once: true });
+  try {
+    const r = await run.done;
+    for (const st of ['stdout', 'stderr'] as const) if (partial[st]) io.log(partial[st], { stream: st });
+    if (io.signal.aborted) throw io.signal.reason;
+    if (r.error) throw new ProvError('COMMAND_FAILED', `cannot run \`${command}\` with ${shell}: ${r.error}`, { details: { command } });
+    if (r.code !== 0) throw new ProvError('COMMAND_FAILED', `\`${command}\` exited with ${r.code ?? r.signal}`, { details: { command, exit_code: r.code ?? 128 } });
+  } finally {
+    io.signal.removeEventListener('abort', kill);
+  }
 }
 
 /** The plan a server, taskserv or cluster operation applies: the planner's, for its targets (also what `batch submit --check` shows). */

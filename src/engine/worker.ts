@@ -184,6 +184,10 @@ export class Engine {
     const now = Date.now();
     const recoverNow = this.recoverDue;
     this.recoverDue = false;
+    // nothing arrived, nothing to recover, nothing due (or no free slot): no transaction
+    if (!outcomes.length && !logs.length && !recoverNow && (this.running.size >= this.o.capacity || this.draining || !(await this.store.anyDue(now, this.o.only)))) {
+      return this.o.only ? (await Promise.all(this.o.only.map((id) => this.store.getWorkflow(id)))).filter((w): w is WorkflowRow => Boolean(w)) : [];
+    }
     let res: { claimed: OperationRow[]; watched: WorkflowRow[]; byWf: Map<string, WorkflowRow> };
     try {
       res = await this.roundTx(now, outcomes, logs, recoverNow);

@@ -47,6 +47,8 @@ export interface WorkflowStore {
   tx<T>(fn: (t: WorkflowTx) => Promise<T>): Promise<T>;
 
   getWorkflow(id: string): Promise<WorkflowRow | undefined>;
+  /** Whether any workflow is claimable now (a read without locks, so an idle engine round can skip its transaction). */
+  anyDue(now: number, only?: string[]): Promise<boolean>;
   listWorkflows(filter: WorkflowFilter, page: Page): Promise<{ rows: WorkflowRow[]; total: number }>;
   getOperations(workflowId: string): Promise<OperationRow[]>;
   listTasks(filter: TaskFilter, page: Page): Promise<{ rows: OperationRow[]; total: number }>;

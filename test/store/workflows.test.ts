@@ -224,6 +224,11 @@ for (const kind of ['sqlite', 'postgres'] as const) {
       assert.deepEqual(await claim({ limit: 10, only: ['wf_old_low', 'wf_later', 'wf_done'] }), ['wf_old_low']);
       assert.deepEqual(await claim({ limit: 1, only: ['wf_old_low', 'wf_rolling'] }), ['wf_rolling']);
       assert.deepEqual(await claim({ limit: 10, only: [] }), [], 'only: [] means none');
+      // the lock-free check an idle round makes first agrees with the claim query
+      assert.equal(await s.anyDue(now), true);
+      assert.equal(await s.anyDue(now, ['wf_later', 'wf_done', 'wf_asleep', 'wf_pending_later']), false);
+      assert.equal(await s.anyDue(now, ['wf_later', 'wf_rolling']), true);
+      assert.equal(await s.anyDue(now, []), false);
       assert.deepEqual(await s.tx(async (x) => (await x.lockWorkflows({ ids: ['wf_done', 'wf_missing', 'wf_later'] })).map((w) => w.id)), ['wf_done', 'wf_later'],
         'ids: in the order asked, whatever their status; unknown ids are left out');
     });

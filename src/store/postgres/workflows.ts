@@ -287,6 +287,12 @@ export class PostgresWorkflowStore implements WorkflowStore {
     };
   }
 
+  async anyDue(now: number, only?: string[]): Promise<boolean> {
+    if (only?.length === 0) return false;
+    const w = new Where().add((p) => `status IN ${ACTIVE_SQL} AND wake_at IS NOT NULL AND wake_at <= ${p(now)}`).anyOf('id', only);
+    return (await this.pool.query(`SELECT 1 FROM workflows ${w.sql} LIMIT 1`, w.args)).rowCount! > 0;
+  }
+
   async getWorkflow(id: string): Promise<WorkflowRow | undefined> {
     return docs(await this.pool.query<DocRow<WorkflowRow>>('SELECT doc FROM workflows WHERE id = $1', [id]))[0];
   }

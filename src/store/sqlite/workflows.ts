@@ -42,6 +42,8 @@ export class SqliteWorkflowStore implements WorkflowStore {
   private chain: Promise<unknown> = Promise.resolve();
   private poll: NodeJS.Timeout | undefined;
   private seenSeq = 0;
+  /** the largest seq the current transaction appended (0: none) */
+  private appended = 0;
   private readonly q;
 
   constructor(file: string, opts: { busyTimeoutMs?: number } = {}) {
@@ -53,6 +55,8 @@ export class SqliteWorkflowStore implements WorkflowStore {
       claim: db.prepare(`SELECT doc FROM workflows WHERE status IN (${ACTIVE.map((s) => `'${s}'`).join(',')}) AND wake_at IS NOT NULL AND wake_at <= ?
                          ORDER BY priority DESC, created_at ASC LIMIT ?`),
       wf: db.prepare('SELECT doc FROM workflows WHERE id = ?'),
+      due: db.prepare(`SELECT 1 FROM workflows WHERE status IN (${ACTIVE.map((s) => `'${s}'`).join(',')}) AND wake_at IS NOT NULL AND wake_at <= ? LIMIT 1`),
+      dueOne: db.prepare(`SELECT 1 FROM workflows WHERE id = ? AND status IN (${ACTIVE.map((s) => `'${s}'`).join(',')}) AND wake_at IS NOT NULL AND wake_at <= ?`),
       ops: db.prepare('SELECT doc FROM operations WHERE workflow_id = ? ORDER BY idx'),
       insWf: db.prepare(`INSERT INTO workflows (id, status, kind, workspace, infra, priority, created_at, wake_at, doc)
                          VALUES (@id, @status, @kind, @workspace, @infra, @priority, @created_at, @wake_at, @doc)`),
@@ -89,7 +93,7 @@ export class SqliteWorkflowStore implements WorkflowStore {
 
   async tx<T>(fn: (t: WorkflowTx) => Promise<T>): Promise<T> {
     const run = this.chain.then(async () => {
-      const before = this.latestSeq();
+      this.appended = 0;
       this.db.exec('BEGIN IMMEDIATE');
       let out: T;
       try {
@@ -99,8 +103,7 @@ export class SqliteWorkflowStore implements WorkflowStore {
         if (this.db.inTransaction) this.db.exec('ROLLBACK');
         throw e;
       }
-      const after = this.latestSeq();
-      if (after > before) this.notify(after);
+      if (this.appended) this.notify(this.appended);
       return out;
     });
     this.chain = run.catch(() => undefined);
@@ -155,10 +158,16 @@ export class SqliteWorkflowStore implements WorkflowStore {
     const timestamp = new Date().toISOString();
     const info = this.q.insEvent.run(e.workflow_id ?? null, timestamp, '{}');
     const seq = Number(info.lastInsertRowid);
+    this.appended = Math.max(this.appended, seq);
     const ev: Event = { type: 'event', id: newId('evt'), seq, event_type: e.event_type, category: e.category, timestamp, source: 'orchestrator',
       ...(e.workflow_id ? { workflow_id: e.workflow_id } : {}), ...(e.task_id ? { task_id: e.task_id } : {}), data: e.data, metadata: e.metadata ?? {} };
     this.q.setEventDoc.run(JSON.stringify(ev), seq);
     return ev;
+  }
+
+  async anyDue(now: number, only?: string[]): Promise<boolean> {
+    if (only?.length === 0) return false;
+    return only ? only.some((id) => this.q.dueOne.get(id, now) !== undefined) : this.q.due.get(now) !== undefined;
   }
 
   async getWorkflow(id: string): Promise<WorkflowRow | undefined> {
