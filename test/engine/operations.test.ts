@@ -102,6 +102,8 @@ describe('workflow operations on real servers (local container + static host)', 
     assert.deepEqual(await servers(), ['mx-01:running', 'st-01:running']);
     assert.deepEqual(ops.find((o) => o.id === 'servers')!.resources.map((r) => `${r.type}:${r.name}`).sort(), ['server:mx-01', 'server:st-01']);
     assert.equal(await containers(), 1);
+    const created = (await store.events(0, 10_000, [w.id])).filter((e) => e.event_type === 'ResourceChanged').map((e) => `${e.data.change}:${e.data.resource_type}:${e.data.name}`);
+    assert.deepEqual(created.filter((x) => x.includes(':server:')).sort(), ['created:server:mx-01', 'created:server:st-01']);
     const del = await run({ name: 'teardown', operations: [
       { id: 'web', type: 'taskserv_delete', target: { taskserv: 'webprobe', servers: ['mx-01'] } },
       { id: 'servers', type: 'server_delete', target: '*', dependencies: ['web'] },

@@ -56,6 +56,12 @@ describe('workflow engine (SQLite, local scripts)', () => {
     const evs = await store.events(0, 1000, [w.id]);
     assert.ok(evs.every((e, i) => i === 0 || e.seq > evs[i - 1]!.seq));
     assert.equal(evs.filter((e) => e.event_type === 'OperationStatusChanged' && e.data.status === 'completed').length, 4);
+    // a batch reports its operations at most once a second, and always at the end
+    const batchUpdates = evs.filter((e) => e.event_type === 'BatchOperationUpdate');
+    assert.ok(batchUpdates.length >= 1);
+    assert.deepEqual(batchUpdates.at(-1)!.data.totals, { total: 4, completed: 4, failed: 0, running: 0, pending: 0, skipped: 0 });
+    // the workflow's log lines stream as LogEntry events too
+    assert.ok(evs.some((e) => e.event_type === 'LogEntry' && e.category === 'log' && /submitted by local:test/.test(String(e.data.message))));
   });
 
   it('retries a failing operation, then rolls back completed ones in reverse completion order', async () => {
