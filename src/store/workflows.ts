@@ -43,7 +43,7 @@ export interface WorkflowStore {
   readonly kind: 'sqlite' | 'postgres';
   /** A human-readable location: the SQLite file, or the PostgreSQL URL without its password. */
   readonly location: string;
-  /** One transaction; callers in one process are serialised (SQLite has one writer anyway). */
+  /** One transaction. SQLite serialises the callers of one process (one writer anyway); PostgreSQL runs them concurrently on pooled connections. */
   tx<T>(fn: (t: WorkflowTx) => Promise<T>): Promise<T>;
 
   getWorkflow(id: string): Promise<WorkflowRow | undefined>;

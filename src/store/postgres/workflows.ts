@@ -136,7 +136,7 @@ function redact(url: string): string {
 export class PostgresWorkflowStore implements WorkflowStore {
   readonly kind = 'postgres' as const;
   private readonly listeners = new Set<(seq: number) => void>();
-  private chain: Promise<unknown> = Promise.resolve();
+  private readonly inflight = new Set<Promise<unknown>>();
   private seenSeq = 0;
   private listener: pg.Client | undefined;
   private reconnect: NodeJS.Timeout | undefined;
@@ -186,8 +186,14 @@ export class PostgresWorkflowStore implements WorkflowStore {
     return out;
   }
 
+  /**
+   * Transactions of one process run concurrently, each on its own pooled connection: row locks
+   * (workflows locked in id order, before the event-order advisory lock) keep them apart, as they
+   * keep several instances apart. Serialising them in-process capped a busy service at one
+   * transaction's round trips at a time.
+   */
   async tx<T>(fn: (t: WorkflowTx) => Promise<T>): Promise<T> {
-    const run = this.chain.then(async () => {
+    const run = (async () => {
       const appended = { latest: 0, locked: false };
       const out = await this.transaction(async (c) => {
         const r = await fn(this.txApi(c, appended));
@@ -197,8 +203,9 @@ export class PostgresWorkflowStore implements WorkflowStore {
       });
       if (appended.latest) this.emit(appended.latest);
       return out;
-    });
-    this.chain = run.catch(() => undefined);
+    })();
+    this.inflight.add(run);
+    void run.catch(() => undefined).finally(() => this.inflight.delete(run));
     return run;
   }
 
@@ -453,7 +460,7 @@ export class PostgresWorkflowStore implements WorkflowStore {
   async close(): Promise<void> {
     this.closed = true;
     this.unlisten();
-    await this.chain;
+    await Promise.allSettled([...this.inflight]);
     await this.pool.end();
   }
 }
