@@ -5,15 +5,13 @@
  * the workflow stops failed with LEASE_LOST, and `resume` finishes it.
  */
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { SqliteWorkflowStore } from '../../src/store/sqlite/workflows.js';
-import { ROOT, runCli, tempHome } from '../fixtures/cli.js';
-import { until } from './harness.js';
+import { runCli, tempHome } from '../fixtures/cli.js';
+import { listening, spawnMain, until } from './harness.js';
 
-const MAIN = join(ROOT, 'dist', 'src', 'orchestrator', 'main.js');
 let home: string;
 let ws: string;
 before(async () => {
@@ -25,12 +23,9 @@ before(async () => {
 after(() => rmSync(home, { recursive: true, force: true }));
 
 async function start(): Promise<{ url: string; kill(): Promise<void> }> {
-  const child = spawn(process.execPath, [MAIN, '--workspace', ws, '--port', '0'], { env: { PATH: process.env.PATH ?? '', HOME: home, PROVISIONING_HOME: home }, stdio: ['ignore', 'pipe', 'pipe'] });
-  let out = '';
-  child.stdout.on('data', (b: Buffer) => { out += b.toString(); });
-  child.stderr.on('data', (b: Buffer) => { out += b.toString(); });
-  const m = await until(async () => /orchestrator listening on (http:\/\/\S+)/.exec(out) ?? (child.exitCode !== null ? assert.fail(out) : undefined), 'the ready line');
-  return { url: m[1]!, kill: () => new Promise((res) => { child.once('exit', () => res()); child.kill('SIGKILL'); }) };
+  const p = spawnMain(['--workspace', ws, '--port', '0'], { HOME: home, PROVISIONING_HOME: home });
+  const url = (await listening(p))[1]!;
+  return { url, kill: () => { p.child.kill('SIGKILL'); return p.exited.then(() => undefined); } };
 }
 
 const post = async (url: string, path: string, body: unknown) => {

@@ -3,12 +3,13 @@
  * `local` with web-01 and db-01), its SQLite store, HTTP on 127.0.0.1 with a free port.
  */
 import assert from 'node:assert/strict';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { loadConfig } from '../../src/config/index.js';
 import { createOrchestrator, type Orchestrator } from '../../src/orchestrator/server.js';
 import type { WsOptions } from '../../src/orchestrator/ws.js';
-import { runCli, tempHome } from '../fixtures/cli.js';
+import { ROOT, runCli, tempHome } from '../fixtures/cli.js';
 
 export interface Reply { status: number; headers: Headers; body: any } // eslint-disable-line @typescript-eslint/no-explicit-any
 
@@ -71,3 +72,19 @@ export async function until<T>(fn: () => Promise<T | undefined | false>, what: s
 }
 
 export const fileExists = (p: string) => Promise.resolve(existsSync(p));
+
+export interface MainProcess { child: ChildProcess; out: { stdout: string; stderr: string }; exited: Promise<number | null> }
+
+/** The orchestrator process (dist/src/orchestrator/main.js) with `args`, its output collected. */
+export function spawnMain(args: string[], env: Record<string, string>): MainProcess {
+  const child = spawn(process.execPath, [join(ROOT, 'dist', 'src', 'orchestrator', 'main.js'), ...args], { env: { PATH: process.env.PATH ?? '', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const out = { stdout: '', stderr: '' };
+  child.stdout!.on('data', (b: Buffer) => { out.stdout += b.toString(); });
+  child.stderr!.on('data', (b: Buffer) => { out.stderr += b.toString(); });
+  return { child, out, exited: new Promise((res) => child.on('exit', (code) => res(code))) };
+}
+
+/** Its URL once it printed the ready line (matching `re`), or a failure with its output if it exited first. */
+export async function listening(p: MainProcess, re = /orchestrator listening on (http:\/\/\S+)/): Promise<RegExpExecArray> {
+  return until(async () => re.exec(p.out.stdout) ?? (p.child.exitCode !== null ? assert.fail(`${p.out.stdout}\n${p.out.stderr}`) : undefined), 'the ready line');
+}

@@ -1,13 +1,11 @@
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { SqliteWorkflowStore } from '../../src/store/sqlite/workflows.js';
-import { ROOT, runCli, tempHome } from '../fixtures/cli.js';
-import { script, until } from './harness.js';
+import { runCli, tempHome } from '../fixtures/cli.js';
+import { listening, script, spawnMain, until } from './harness.js';
 
-const MAIN = join(ROOT, 'dist', 'src', 'orchestrator', 'main.js');
 let home: string;
 let wsPath: string;
 before(async () => {
@@ -18,22 +16,13 @@ before(async () => {
 });
 after(() => rmSync(home, { recursive: true, force: true }));
 
-function start(args: string[]) {
-  const child = spawn(process.execPath, [MAIN, ...args], {
-    env: { PATH: process.env.PATH ?? '', HOME: home, PROVISIONING_HOME: home, PROVISIONING_ORCHESTRATOR__SHUTDOWN_GRACE: '1s' }, stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  const out = { stdout: '', stderr: '' };
-  child.stdout.on('data', (b: Buffer) => { out.stdout += b.toString(); });
-  child.stderr.on('data', (b: Buffer) => { out.stderr += b.toString(); });
-  const exited = new Promise<number | null>((res) => child.on('exit', (code) => res(code)));
-  return { child, out, exited };
-}
+const start = (args: string[]) => spawnMain(args, { HOME: home, PROVISIONING_HOME: home, PROVISIONING_ORCHESTRATOR__SHUTDOWN_GRACE: '1s' });
 
 describe('orchestrator process (main.js)', () => {
   it('binds 127.0.0.1 by default, logs one JSON line per request, and stops gracefully on SIGTERM', async () => {
     const p = start(['--workspace', wsPath, '--port', '0']);
     try {
-      const m = await until(async () => /orchestrator listening on (http:\/\/[^ ]+) \(store sqlite [^)]+state\.db\)/.exec(p.out.stdout) ?? (p.child.exitCode !== null ? assert.fail(p.out.stderr) : undefined), 'the ready line');
+      const m = await listening(p, /orchestrator listening on (http:\/\/[^ ]+) \(store sqlite [^)]+state\.db\)/);
       const url = m[1]!;
       assert.match(url, /^http:\/\/127\.0\.0\.1:\d+$/);
       const pidFile = join(home, 'main-sleeper.pid');

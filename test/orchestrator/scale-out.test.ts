@@ -4,15 +4,14 @@
  * one instance reach the other's store listeners (LISTEN/NOTIFY), so its API sees the same run.
  */
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { ROOT, runCli, tempHome } from '../fixtures/cli.js';
+import { runCli, tempHome } from '../fixtures/cli.js';
 import { pgDatabase } from '../fixtures/postgres.js';
-import { until } from './harness.js';
+import { listening, spawnMain, until } from './harness.js';
 
-const MAIN = join(ROOT, 'dist', 'src', 'orchestrator', 'main.js');
 
 describe('two orchestrators on one PostgreSQL database', () => {
   let home: string;
@@ -32,14 +31,9 @@ describe('two orchestrators on one PostgreSQL database', () => {
   });
 
   async function start(): Promise<string> {
-    const env = { PATH: process.env.PATH ?? '', HOME: home, PROVISIONING_HOME: home, PROVISIONING_ORCHESTRATOR__STORAGE__TYPE: 'postgres', PROVISIONING_ORCHESTRATOR__STORAGE__URL: db!.url, PROVISIONING_ORCHESTRATOR__QUEUE__MAX_CONCURRENT_TASKS: '3' };
-    const child = spawn(process.execPath, [MAIN, '--workspace', ws, '--port', '0'], { env, stdio: ['ignore', 'pipe', 'pipe'] });
-    kids.push(child);
-    let out = '';
-    child.stdout.on('data', (b: Buffer) => { out += b.toString(); });
-    child.stderr.on('data', (b: Buffer) => { out += b.toString(); });
-    const m = await until(async () => /orchestrator listening on (http:\/\/\S+) \(store postgres/.exec(out) ?? (child.exitCode !== null ? assert.fail(out) : undefined), 'the ready line');
-    return m[1]!;
+    const p = spawnMain(['--workspace', ws, '--port', '0'], { HOME: home, PROVISIONING_HOME: home, PROVISIONING_ORCHESTRATOR__STORAGE__TYPE: 'postgres', PROVISIONING_ORCHESTRATOR__STORAGE__URL: db!.url, PROVISIONING_ORCHESTRATOR__QUEUE__MAX_CONCURRENT_TASKS: '3' });
+    kids.push(p.child);
+    return (await listening(p, /orchestrator listening on (http:\/\/\S+) \(store postgres/))[1]!;
   }
 
   it('process one batch together, every operation exactly once', async (t) => {
