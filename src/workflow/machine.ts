@@ -470,5 +470,8 @@ export function manualCheckpoint(r: Round, w: WorkflowRow, ops: OperationRow[], 
 }
 
 function invalidState(w: WorkflowRow, what: string, allowed: Status[], hint?: string): ProvError {
-  return new ProvError('INVALID_STATE', `cannot ${what} workflow ${w.id}: it is ${w.status}`, { details: { status: w.status, allowed_from: allowed }, ...(hint ? { hint } : {}) });
+  return new ProvError('INVALID_STATE', `cannot ${what} workflow ${w.id}: it is ${w.status}`, {
+    details: { status: w.status, allowed_from: allowed },
+    hint: hint ?? `only from ${allowed.join(', ')}; \`provisioning workflow status ${w.id}\` shows where it stands`,
+  });
 }
